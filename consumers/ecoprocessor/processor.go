@@ -1,0 +1,402 @@
+// Package ecoprocessor turns ECO requests into ECOs with the OSP's next job number, exactly once.
+//
+// It consumes strike.eco.requests.v1 read-committed in a franz-go GroupTransactSession. Each
+// polled batch is decided in one PostgreSQL round trip (allocate_jobs) and its outputs (eco.created,
+// eco.rejected, DLQ records) are produced in one Kafka transaction together with the batch's
+// offsets. PostgreSQL commits first; if the Kafka transaction then aborts or the process dies, the
+// batch is redelivered and allocate_jobs hands every request the number it already had, so
+// numbers stay contiguous, in request order, and never duplicated (DESIGN §3).
+package ecoprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/engagement"
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// Name is the component name used in logs, metrics, ce_source and DLQ records.
+const Name = "eco-processor"
+
+// Config configures a Processor. Zero values take the documented defaults.
+type Config struct {
+	// Brokers is a comma-separated seed list. Required.
+	Brokers string
+	// Group is the consumer group; default "strike-eco-processor".
+	Group string
+	// TransactionalID must be unique per live replica; a stable id (a pod name) lets a restarted
+	// replica abort its predecessor's open transaction at once instead of waiting for the
+	// transaction timeout. Default "strike-eco-processor-<hostname>".
+	TransactionalID string
+	// MaxPollRecords bounds a batch; default 1000.
+	MaxPollRecords int
+	// Guardrails bound engagement overrides; default engagement.Defaults().
+	Guardrails *engagement.Guardrails
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// KafkaOpts are appended to the client options (tests shorten timeouts with them).
+	KafkaOpts []kgo.Opt
+}
+
+// Deps are the Processor's collaborators.
+type Deps struct {
+	Store     Store
+	Validator *schemas.Validator
+	Log       zerolog.Logger
+	Registry  prometheus.Registerer // may be nil
+}
+
+// Processor is the eco-processor.
+type Processor struct {
+	cfg     Config
+	deps    Deps
+	log     zerolog.Logger
+	metrics *metrics
+}
+
+// New validates cfg and builds a Processor; Run starts it.
+func New(deps Deps, cfg Config) (*Processor, error) {
+	if cfg.Brokers == "" {
+		return nil, errors.New("eco-processor: no Kafka brokers configured")
+	}
+	if deps.Store == nil || deps.Validator == nil {
+		return nil, errors.New("eco-processor: Store and Validator are required")
+	}
+	if cfg.Group == "" {
+		cfg.Group = "strike-eco-processor"
+	}
+	if cfg.TransactionalID == "" {
+		host, _ := os.Hostname()
+		cfg.TransactionalID = "strike-eco-processor-" + host
+	}
+	if cfg.MaxPollRecords <= 0 {
+		cfg.MaxPollRecords = 1000
+	}
+	if cfg.Guardrails == nil {
+		g := engagement.Defaults()
+		cfg.Guardrails = &g
+	}
+	if err := cfg.Guardrails.Validate(); err != nil {
+		return nil, fmt.Errorf("eco-processor: %w", err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Processor{
+		cfg:     cfg,
+		deps:    deps,
+		log:     deps.Log.With().Str(logging.FieldComponent, Name).Logger(),
+		metrics: newMetrics(deps.Registry),
+	}, nil
+}
+
+// Run consumes until ctx ends, then aborts any open transaction and leaves the group. It
+// returns nil on a clean shutdown and an error when the Kafka client has failed in a way a
+// restart must fix (for example a fenced transactional id).
+func (p *Processor) Run(ctx context.Context) error {
+	opts := append(kafkaclient.Options(p.cfg.Brokers, Name, p.log, p.deps.Registry),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(topics.ECORequests),
+		kgo.TransactionalID(p.cfg.TransactionalID),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	)
+	opts = append(opts, p.cfg.KafkaOpts...)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return fmt.Errorf("eco-processor: kafka client: %w", err)
+	}
+	defer sess.Close()
+	p.log.Info().Str("group", p.cfg.Group).Str("transactional_id", p.cfg.TransactionalID).Msg("eco-processor started")
+
+	retry := backoff.NewExponentialBackOff()
+	retry.InitialInterval = 100 * time.Millisecond
+	retry.MaxInterval = 10 * time.Second
+	for {
+		fetches := sess.PollRecords(ctx, p.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			p.log.Info().Msg("eco-processor stopping")
+			return nil
+		}
+		fetches.EachError(func(t string, part int32, err error) {
+			p.log.Warn().Err(err).Str("topic", t).Int32("partition", part).Msg("fetch error")
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		committed, err := p.transact(ctx, sess, recs)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case errors.Is(err, errTransient):
+			wait := retry.NextBackOff()
+			p.log.Warn().Err(err).Dur("retry_in", wait).Int("records", len(recs)).Msg("batch aborted; it will be redelivered")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		case err != nil:
+			return fmt.Errorf("eco-processor: %w", err)
+		case !committed:
+			// A rebalance took our partitions mid-batch: the new owner redoes the batch.
+			p.log.Info().Int("records", len(recs)).Msg("transaction aborted by a rebalance; batch left to the new owner")
+		default:
+			retry.Reset()
+		}
+	}
+}
+
+// errTransient marks a batch failure that a retry of the same batch can fix (PostgreSQL down, a
+// produce that timed out): the transaction is aborted and the offsets rewound.
+var errTransient = errors.New("transient failure")
+
+// transact handles one polled batch in one Kafka transaction.
+func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (bool, error) {
+	start := time.Now()
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	outs, counts, err := p.decide(ctx, recs)
+	if err != nil {
+		p.metrics.dbErrors.Inc()
+		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
+			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
+		}
+		return false, fmt.Errorf("%w: %v", errTransient, err)
+	}
+
+	var (
+		mu         sync.Mutex
+		produceErr error
+		wg         sync.WaitGroup
+	)
+	for _, r := range outs {
+		wg.Add(1)
+		sess.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			defer wg.Done()
+			if err != nil {
+				mu.Lock()
+				produceErr = errors.Join(produceErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if produceErr != nil {
+		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
+			return false, fmt.Errorf("abort after produce error %v: %w", produceErr, abortErr)
+		}
+		return false, fmt.Errorf("%w: produce: %v", errTransient, produceErr)
+	}
+	committed, err := sess.End(context.WithoutCancel(ctx), kgo.TryCommit)
+	if err != nil {
+		p.metrics.transactions.WithLabelValues("failed").Inc()
+		return false, fmt.Errorf("end transaction: %w", err)
+	}
+	if !committed {
+		p.metrics.transactions.WithLabelValues("aborted").Inc()
+		return false, nil
+	}
+	p.metrics.transactions.WithLabelValues("committed").Inc()
+	p.metrics.batchSeconds.Observe(time.Since(start).Seconds())
+	for outcome, n := range counts {
+		p.metrics.records.WithLabelValues(outcome).Add(float64(n))
+	}
+	return true, nil
+}
+
+// decision is what happens to one input record.
+type decision struct {
+	in  *kgo.Record
+	req schemas.ECORequest
+	out *kgo.Record // set once decided: a DLQ record, a rejection or a creation
+	// alloc is the index into the allocation batch, or -1.
+	alloc int
+}
+
+// decide turns a batch of input records into output records, in input order. The only error
+// is a failed PostgreSQL call: every bad input has an output.
+func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, map[string]int, error) {
+	now := p.cfg.Now()
+	ds := make([]decision, len(recs))
+	var batch []AllocationRequest
+	for i, r := range recs {
+		d := &ds[i]
+		d.in, d.alloc = r, -1
+		if typ, ok := cloudevents.Header(r, cloudevents.HeaderType); ok && typ != schemas.TypeECORequest {
+			d.out = dlq.Record(Name, r, schemas.DLQUnsupportedType,
+				fmt.Errorf("ce_type %q on %s, want %s", typ, r.Topic, schemas.TypeECORequest), now)
+			continue
+		}
+		if err := p.deps.Validator.Decode(schemas.TypeECORequest, r.Value, &d.req); err != nil {
+			reason := schemas.DLQSchemaViolation
+			if errors.Is(err, schemas.ErrInvalidJSON) {
+				reason = schemas.DLQInvalidJSON
+			}
+			d.out = dlq.Record(Name, r, reason, err, now)
+			continue
+		}
+		if string(r.Key) != d.req.OSPTenantID {
+			d.out = dlq.Record(Name, r, schemas.DLQKeyMismatch,
+				fmt.Errorf("record key %q differs from osp_tenant_id %q: requests must be keyed by OSP so each OSP's requests stay in order on one partition",
+					r.Key, d.req.OSPTenantID), now)
+			continue
+		}
+		ecoID := ids.ECOID(d.req.RequestID)
+		if err := p.cfg.Guardrails.CheckRequest(d.req.PeopleNeeded, d.req.Engagement); err != nil {
+			d.out = p.rejected(d.req, ecoID, schemas.ReasonOverrideOutOfBounds, err.Error(), now)
+			continue
+		}
+		var failover []string
+		if d.req.Engagement != nil {
+			failover = d.req.Engagement.FailoverOSPIDs
+		}
+		d.alloc = len(batch)
+		batch = append(batch, AllocationRequest{
+			RequestID: d.req.RequestID, ECOID: ecoID, NOCTenantID: d.req.NOCTenantID,
+			OSPTenantID: d.req.OSPTenantID, Region: d.req.Region, FailoverOSPIDs: failover,
+		})
+	}
+
+	var allocs []Allocation
+	if len(batch) > 0 {
+		var err error
+		if allocs, err = p.deps.Store.Allocate(ctx, batch); err != nil {
+			return nil, nil, err
+		}
+	}
+
+	counts := map[string]int{}
+	outs := make([]*kgo.Record, 0, len(recs))
+	for i := range ds {
+		d := &ds[i]
+		if d.alloc >= 0 {
+			a := allocs[d.alloc]
+			if a.Created {
+				d.out = p.created(d.req, a)
+			} else {
+				d.out = p.rejected(d.req, a.ECOID, a.Reason, a.Detail, now)
+			}
+		}
+		outcome := outcomeOf(d.out)
+		counts[outcome]++
+		p.logDecision(d, outcome)
+		outs = append(outs, d.out)
+	}
+	return outs, counts, nil
+}
+
+func outcomeOf(r *kgo.Record) string {
+	switch r.Topic {
+	case topics.DLQ:
+		return "dlq"
+	}
+	if t, _ := cloudevents.Header(r, cloudevents.HeaderType); t == schemas.TypeECORejected {
+		return "rejected"
+	}
+	return "created"
+}
+
+func (p *Processor) logDecision(d *decision, outcome string) {
+	ev := p.log.Debug()
+	if outcome != "created" {
+		ev = p.log.Info()
+	}
+	ev.Str("outcome", outcome).
+		Str(logging.FieldRequest, d.req.RequestID).
+		Str(logging.FieldNOC, d.req.NOCTenantID).
+		Str(logging.FieldOSP, d.req.OSPTenantID).
+		Int32("partition", d.in.Partition).Int64("offset", d.in.Offset).
+		Msg("eco request decided")
+}
+
+func (p *Processor) created(req schemas.ECORequest, a Allocation) *kgo.Record {
+	people := req.PeopleNeeded
+	if people == 0 {
+		people = 1
+	}
+	ev := schemas.ECOCreated{
+		ECOID: a.ECOID, RequestID: req.RequestID, JobNumber: a.JobNumber, Number: a.Number,
+		NOCTenantID: req.NOCTenantID, OSPTenantID: req.OSPTenantID, Region: req.Region,
+		Priority: req.Priority, Site: req.Site, Summary: req.Summary, NOCTicketRef: req.NOCTicketRef,
+		RequestedBy: req.RequestedBy, PeopleNeeded: people,
+		Engagement:  p.cfg.Guardrails.Resolve(a.Policy, req.Engagement),
+		ParentECOID: req.ParentECOID, RequestedAt: req.RequestedAt,
+		CreatedAt: a.AllocatedAt.UTC(),
+	}
+	return event(topics.ECOEvents, a.ECOID, schemas.TypeECOCreated, a.AllocatedAt, ev, a.ECOID)
+}
+
+func (p *Processor) rejected(req schemas.ECORequest, ecoID, reason, detail string, now time.Time) *kgo.Record {
+	ev := schemas.ECORejected{
+		ECOID: ecoID, RequestID: req.RequestID, NOCTenantID: req.NOCTenantID, OSPTenantID: req.OSPTenantID,
+		Region: req.Region, Reason: reason, Detail: detail, ParentECOID: req.ParentECOID,
+		RejectedAt: now.UTC(),
+	}
+	return event(topics.ECOEvents, ecoID, schemas.TypeECORejected, now, ev, req.RequestID, reason)
+}
+
+// event marshals v as the value of a record of type typ keyed by key, whose ce_id is derived from
+// idParts so a re-emitted event keeps its id.
+func event(topic, key, typ string, at time.Time, v any, idParts ...string) *kgo.Record {
+	value, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %s: %v", typ, err)) // only a bug can cause this
+	}
+	return cloudevents.Record(topic, key, cloudevents.Event{
+		ID: ids.EventID(typ, idParts...), Type: typ, Source: "strike/" + Name, Subject: key, Time: at,
+	}, value)
+}
+
+type metrics struct {
+	records      *prometheus.CounterVec
+	transactions *prometheus.CounterVec
+	batchSeconds prometheus.Histogram
+	dbErrors     prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strike_eco_processor_records_total",
+			Help: "ECO requests decided, by outcome (created, rejected, dlq), counted once committed.",
+		}, []string{"outcome"}),
+		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strike_eco_processor_transactions_total",
+			Help: "Kafka transactions ended, by result (committed, aborted, failed).",
+		}, []string{"result"}),
+		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "strike_eco_processor_batch_duration_seconds",
+			Help:    "Time from beginning a batch's transaction to its commit.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "strike_eco_processor_db_errors_total",
+			Help: "Batches aborted because PostgreSQL failed; each is retried with backoff.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.records, m.transactions, m.batchSeconds, m.dbErrors)
+	}
+	return m
+}

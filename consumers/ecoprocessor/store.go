@@ -1,0 +1,100 @@
+package ecoprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osprey-strike/strike/internal/engagement"
+)
+
+// AllocationRequest is one well-formed request to decide, in partition order.
+type AllocationRequest struct {
+	RequestID      string   `json:"request_id"`
+	ECOID          string   `json:"eco_id"`
+	NOCTenantID    string   `json:"noc_tenant_id"`
+	OSPTenantID    string   `json:"osp_tenant_id"`
+	Region         string   `json:"region"`
+	FailoverOSPIDs []string `json:"failover_osp_ids,omitempty"`
+}
+
+// Allocation is the decision for one request.
+type Allocation struct {
+	RequestID   string
+	ECOID       string
+	Created     bool   // false: rejected for Reason
+	Reason      string // a schemas.Reason* constant when rejected
+	Detail      string
+	Number      int64
+	JobNumber   string
+	AllocatedAt time.Time
+	Redelivered bool               // the request already had this number
+	Policy      *engagement.Policy // the NOC's stored policy; nil when it has none
+}
+
+// Store decides a batch of requests against PostgreSQL.
+type Store interface {
+	// Allocate decides reqs in order in one transaction and returns one Allocation per request,
+	// in the same order. A request that already had a number gets it again.
+	Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allocation, error)
+}
+
+// PGStore is the PostgreSQL Store: one round trip per batch through allocate_jobs
+// (migrations/00002_allocate_jobs.sql).
+type PGStore struct {
+	Pool *pgxpool.Pool
+}
+
+// Allocate implements Store.
+func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allocation, error) {
+	batch, err := json.Marshal(reqs)
+	if err != nil {
+		return nil, fmt.Errorf("encode allocation batch: %w", err)
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT request_id, eco_id::text, outcome, coalesce(reason, ''), coalesce(detail, ''),
+		coalesce(number, 0), coalesce(job_number, ''), allocated_at, redelivered,
+		loop_count, retry_after_seconds, max_retries, failover_osp_ids, ring_duration_seconds
+		FROM allocate_jobs($1::jsonb)`, batch)
+	if err != nil {
+		return nil, fmt.Errorf("allocate job numbers: %w", err)
+	}
+	out := make([]Allocation, 0, len(reqs))
+	for rows.Next() {
+		var (
+			a        Allocation
+			outcome  string
+			at       *time.Time
+			loop     *int
+			retry    *int
+			maxRetry *int
+			failover []string
+			ring     *int
+		)
+		if err := rows.Scan(&a.RequestID, &a.ECOID, &outcome, &a.Reason, &a.Detail, &a.Number, &a.JobNumber,
+			&at, &a.Redelivered, &loop, &retry, &maxRetry, &failover, &ring); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read allocation: %w", err)
+		}
+		a.Created = outcome == "created"
+		if at != nil {
+			a.AllocatedAt = *at
+		}
+		if loop != nil {
+			a.Policy = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetry,
+				FailoverOSPIDs: failover, RingDurationSeconds: ring}
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("allocate job numbers: %w", err)
+	}
+	if len(out) != len(reqs) {
+		return nil, fmt.Errorf("allocate job numbers: %d decisions for %d requests", len(out), len(reqs))
+	}
+	return out, nil
+}
+
+var _ Store = PGStore{}

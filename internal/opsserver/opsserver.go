@@ -1,0 +1,104 @@
+// Package opsserver serves the operational HTTP endpoints every Strike process has: /metrics
+// (Prometheus, from the registry passed in), /healthz (the process is alive) and /readyz (every
+// registered check passes). Components mount their own routes (API, webhooks) on Mux.
+package opsserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+)
+
+// Check reports whether a dependency is ready; a nil error means ready.
+type Check func(ctx context.Context) error
+
+// Server is the operational HTTP server.
+type Server struct {
+	Mux *http.ServeMux
+
+	log    zerolog.Logger
+	mu     sync.Mutex
+	checks map[string]Check
+	srv    *http.Server
+}
+
+// New builds a server that exposes gatherer on /metrics.
+func New(log zerolog.Logger, gatherer prometheus.Gatherer) *Server {
+	s := &Server{Mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
+	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.Mux.HandleFunc("GET /readyz", s.ready)
+	return s
+}
+
+// AddCheck registers a readiness check under name.
+func (s *Server) AddCheck(name string, c Check) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.checks[name] = c
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	names := make([]string, 0, len(s.checks))
+	for n := range s.checks {
+		names = append(names, n)
+	}
+	checks := s.checks
+	s.mu.Unlock()
+	sort.Strings(names)
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := http.StatusOK
+	out := map[string]string{}
+	for _, n := range names {
+		if err := checks[n](ctx); err != nil {
+			status = http.StatusServiceUnavailable
+			out[n] = err.Error()
+		} else {
+			out[n] = "ok"
+		}
+	}
+	writeJSON(w, status, out)
+}
+
+// Listen binds addr; it fails at once if the port is taken, before anything else starts.
+func (s *Server) Listen(addr string) (net.Listener, error) {
+	return net.Listen("tcp", addr)
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.srv = &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- s.srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := s.srv.Shutdown(shutdownCtx)
+		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+			err = e
+		}
+		return err
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,32 @@
+package schemas
+
+import "time"
+
+// DLQ reasons.
+const (
+	DLQInvalidJSON     = "invalid_json"
+	DLQSchemaViolation = "schema_violation"
+	DLQKeyMismatch     = "key_mismatch"
+	DLQUnsupportedType = "unsupported_type"
+	DLQUnprocessable   = "unprocessable"
+)
+
+// DLQRecord is the value of a strike.dlq.v1 record (dlq-record.v1.json).
+type DLQRecord struct {
+	Reason              string            `json:"reason"`
+	Error               string            `json:"error"`
+	Consumer            string            `json:"consumer"`
+	Origin              DLQOrigin         `json:"origin"`
+	OriginalValue       *string           `json:"original_value,omitempty"`
+	OriginalValueBase64 string            `json:"original_value_base64,omitempty"`
+	OriginalHeaders     map[string]string `json:"original_headers,omitempty"`
+	FailedAt            time.Time         `json:"failed_at"`
+}
+
+// DLQOrigin is where the failed record came from.
+type DLQOrigin struct {
+	Topic     string     `json:"topic"`
+	Partition int32      `json:"partition"`
+	Offset    int64      `json:"offset"`
+	Timestamp *time.Time `json:"timestamp,omitempty"`
+}
