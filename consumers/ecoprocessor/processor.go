@@ -69,6 +69,8 @@ type Processor struct {
 	deps    Deps
 	log     zerolog.Logger
 	metrics *metrics
+
+	beforeCommit func() // test hook; nil in production
 }
 
 // New validates cfg and builds a Processor; Run starts it.
@@ -207,6 +209,9 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 			return false, fmt.Errorf("abort after produce error %v: %w", produceErr, abortErr)
 		}
 		return false, fmt.Errorf("%w: produce: %v", errTransient, produceErr)
+	}
+	if p.beforeCommit != nil {
+		p.beforeCommit()
 	}
 	committed, err := sess.End(context.WithoutCancel(ctx), kgo.TryCommit)
 	if err != nil {

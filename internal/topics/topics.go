@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -100,8 +101,22 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec, replicationFact
 		}
 		res.Created = append(res.Created, s.Name)
 	}
-	if err := Verify(ctx, adm, specs); err != nil {
-		return res, err
+	// New topics take a moment to show in metadata (and kgo caches metadata briefly), so a
+	// fresh creation is verified until it appears, within a bound.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := Verify(ctx, adm, specs)
+		if err == nil {
+			break
+		}
+		if len(res.Created) == 0 || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return res, err
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 	for _, s := range specs {
 		if !contains(res.Created, s.Name) {

@@ -1,0 +1,93 @@
+package ecoprocessor_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+
+	"github.com/osprey-strike/strike/consumers/ecoprocessor"
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// TestChildProcessor is not a test on its own: TestReplicaKilledMidTransaction runs the test
+// binary again with it selected, as a real second process that it can SIGKILL.
+func TestChildProcessor(t *testing.T) {
+	brokers, dbURL := os.Getenv("STRIKE_CHILD_BROKERS"), os.Getenv("STRIKE_CHILD_DB")
+	if brokers == "" {
+		t.Skip("only runs as the child of TestReplicaKilledMidTransaction")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: pool}, Validator: v, Log: zerolog.Nop()},
+		ecoprocessor.Config{Brokers: brokers, TransactionalID: "child", KafkaOpts: fastGroupOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetBeforeCommit(func() {
+		// Outputs are produced and job numbers committed in PostgreSQL; the Kafka transaction is
+		// open. Tell the parent, then wait to be killed.
+		os.Stdout.WriteString("TRANSACTION-OPEN\n")
+		select {}
+	})
+	_ = p.Run(ctx)
+}
+
+func TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a second process")
+	}
+	b := setup(t)
+	var reqs []*schemas.ECORequest
+	for range 40 {
+		reqs = append(reqs, request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro))
+	}
+	b.produce(t, reqs...)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestChildProcessor$", "-test.count=1")
+	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URL)
+	out, err := child.StdoutPipe()
+	must(t, err)
+	must(t, child.Start())
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	open := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "TRANSACTION-OPEN") {
+				close(open)
+				return
+			}
+		}
+	}()
+	select {
+	case <-open:
+	case <-time.After(60 * time.Second):
+		t.Fatal("child never reached an open transaction")
+	}
+	var allocated int
+	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM job_allocations`).Scan(&allocated))
+	if allocated == 0 {
+		t.Fatal("child had allocated nothing before the kill; the test would prove nothing")
+	}
+	must(t, child.Process.Signal(os.Kill))
+	_ = child.Wait()
+
+	b.startReplica(t, "survivor", nil, nil)
+	assertContiguous(t, b.awaitOutcomes(t, len(reqs)), map[string][]*schemas.ECORequest{devdata.OSPAcme: reqs})
+}

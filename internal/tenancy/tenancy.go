@@ -1,0 +1,233 @@
+// Package tenancy stores the two-tenant model (DESIGN §1): NOC and OSP tenants, the links between
+// them, OSP rosters and NOC callout policies. Every write validates its input first and says what
+// is wrong; the database constraints are the second line.
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osprey-strike/strike/internal/jobnumber"
+)
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	codePattern  = regexp.MustCompile(`^[A-Z0-9]{1,12}$`)
+	e164Pattern  = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+	twilioSIDPat = regexp.MustCompile(`^AC[0-9a-f]{32}$`)
+)
+
+// ErrInvalid is wrapped by every validation error; ErrNotFound by a write that names a missing row.
+var (
+	ErrInvalid  = errors.New("invalid")
+	ErrNotFound = errors.New("not found")
+)
+
+// Link statuses.
+const (
+	LinkActive    = "active"
+	LinkSuspended = "suspended"
+	LinkRemoved   = "removed"
+)
+
+// NOC is a NOC tenant.
+type NOC struct {
+	ID, Name, Code      string
+	TwilioSubaccountSID string // NOC-scoped, Strike-owned
+	CallerID            string // E.164
+}
+
+// OSP is an OSP tenant.
+type OSP struct {
+	ID, Name, JobPrefix string
+	JobTemplate         string // "" takes jobnumber.Default
+}
+
+// Link is a NOC–OSP relationship.
+type Link struct {
+	NOCTenantID, OSPTenantID string
+	Status                   string
+	IsDefault                bool
+}
+
+// Contact is one person on a roster, called in Position order.
+type Contact struct {
+	Position int
+	Name     string
+	Phone    string // E.164
+}
+
+// Policy is a NOC's callout policy.
+type Policy struct {
+	NOCTenantID         string
+	LoopCount           int
+	RetryAfterSeconds   int
+	MaxRetries          int
+	FailoverOSPIDs      []string
+	RingDurationSeconds *int
+}
+
+// Store writes and reads tenancy rows.
+type Store struct {
+	Pool *pgxpool.Pool
+}
+
+// UpsertNOC creates or updates a NOC tenant.
+func (s Store) UpsertNOC(ctx context.Context, n NOC) error {
+	if err := validateNOC(n); err != nil {
+		return err
+	}
+	_, err := s.Pool.Exec(ctx, `INSERT INTO noc_tenants (id, name, code, twilio_subaccount_sid, caller_id)
+		VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''))
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, code = excluded.code,
+			twilio_subaccount_sid = excluded.twilio_subaccount_sid, caller_id = excluded.caller_id`,
+		n.ID, n.Name, n.Code, n.TwilioSubaccountSID, n.CallerID)
+	return wrap("save NOC "+n.ID, err)
+}
+
+func validateNOC(n NOC) error {
+	switch {
+	case !idPattern.MatchString(n.ID):
+		return fmt.Errorf("%w NOC id %q: lower-case letters, digits and dashes, at most 63", ErrInvalid, n.ID)
+	case n.Name == "":
+		return fmt.Errorf("%w NOC %s: name is required", ErrInvalid, n.ID)
+	case !codePattern.MatchString(n.Code):
+		return fmt.Errorf("%w NOC %s code %q: 1 to 12 upper-case letters or digits", ErrInvalid, n.ID, n.Code)
+	case n.TwilioSubaccountSID != "" && !twilioSIDPat.MatchString(n.TwilioSubaccountSID):
+		return fmt.Errorf("%w NOC %s Twilio subaccount SID %q: want AC followed by 32 hex digits", ErrInvalid, n.ID, n.TwilioSubaccountSID)
+	case n.CallerID != "" && !e164Pattern.MatchString(n.CallerID):
+		return fmt.Errorf("%w NOC %s caller id %q: want an E.164 number such as +15550100", ErrInvalid, n.ID, n.CallerID)
+	}
+	return nil
+}
+
+// UpsertOSP creates or updates an OSP tenant. An invalid job-number template is refused here,
+// when it is saved, never when a request arrives.
+func (s Store) UpsertOSP(ctx context.Context, o OSP) error {
+	if o.JobTemplate == "" {
+		o.JobTemplate = jobnumber.Default
+	}
+	switch {
+	case !idPattern.MatchString(o.ID):
+		return fmt.Errorf("%w OSP id %q: lower-case letters, digits and dashes, at most 63", ErrInvalid, o.ID)
+	case o.Name == "":
+		return fmt.Errorf("%w OSP %s: name is required", ErrInvalid, o.ID)
+	case !codePattern.MatchString(o.JobPrefix):
+		return fmt.Errorf("%w OSP %s job prefix %q: 1 to 12 upper-case letters or digits", ErrInvalid, o.ID, o.JobPrefix)
+	}
+	if _, err := jobnumber.Parse(o.JobTemplate); err != nil {
+		return fmt.Errorf("%w OSP %s: %w", ErrInvalid, o.ID, err)
+	}
+	_, err := s.Pool.Exec(ctx, `INSERT INTO osp_tenants (id, name, job_prefix, job_template) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, job_prefix = excluded.job_prefix, job_template = excluded.job_template`,
+		o.ID, o.Name, o.JobPrefix, o.JobTemplate)
+	if err != nil {
+		return wrap("save OSP "+o.ID, err)
+	}
+	_, err = s.Pool.Exec(ctx, `INSERT INTO job_counters (osp_tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, o.ID)
+	return wrap("create job counter for OSP "+o.ID, err)
+}
+
+// UpsertLink creates a link or changes its status and default flag.
+func (s Store) UpsertLink(ctx context.Context, l Link) error {
+	switch l.Status {
+	case LinkActive, LinkSuspended, LinkRemoved:
+	default:
+		return fmt.Errorf("%w link status %q: want active, suspended or removed", ErrInvalid, l.Status)
+	}
+	_, err := s.Pool.Exec(ctx, `INSERT INTO noc_osp_links (noc_tenant_id, osp_tenant_id, status, is_default)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (noc_tenant_id, osp_tenant_id) DO UPDATE SET status = excluded.status,
+			is_default = excluded.is_default, updated_at = now()`,
+		l.NOCTenantID, l.OSPTenantID, l.Status, l.IsDefault)
+	return wrap(fmt.Sprintf("save link %s -> %s", l.NOCTenantID, l.OSPTenantID), err)
+}
+
+// SetRoster replaces the roster of an OSP's region with contacts, in one transaction.
+func (s Store) SetRoster(ctx context.Context, ospID, region, name string, contacts []Contact) error {
+	if !idPattern.MatchString(region) {
+		return fmt.Errorf("%w region %q: lower-case letters, digits and dashes", ErrInvalid, region)
+	}
+	seen := map[int]bool{}
+	for _, c := range contacts {
+		switch {
+		case c.Position < 1 || seen[c.Position]:
+			return fmt.Errorf("%w roster %s/%s: position %d is not unique and positive", ErrInvalid, ospID, region, c.Position)
+		case c.Name == "":
+			return fmt.Errorf("%w roster %s/%s position %d: name is required", ErrInvalid, ospID, region, c.Position)
+		case !e164Pattern.MatchString(c.Phone):
+			return fmt.Errorf("%w roster %s/%s position %d phone %q: want E.164", ErrInvalid, ospID, region, c.Position, c.Phone)
+		}
+		seen[c.Position] = true
+	}
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO rosters (osp_tenant_id, region, name) VALUES ($1, $2, $3)
+			ON CONFLICT (osp_tenant_id, region) DO UPDATE SET name = excluded.name, updated_at = now()`,
+			ospID, region, name); err != nil {
+			return wrap("save roster", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM roster_contacts WHERE osp_tenant_id = $1 AND region = $2`, ospID, region); err != nil {
+			return wrap("save roster", err)
+		}
+		for _, c := range contacts {
+			if _, err := tx.Exec(ctx, `INSERT INTO roster_contacts (osp_tenant_id, region, position, name, phone)
+				VALUES ($1, $2, $3, $4, $5)`, ospID, region, c.Position, c.Name, c.Phone); err != nil {
+				return wrap("save roster contact", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Roster returns an OSP region's contacts in call order.
+func (s Store) Roster(ctx context.Context, ospID, region string) ([]Contact, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT position, name, phone FROM roster_contacts
+		WHERE osp_tenant_id = $1 AND region = $2 ORDER BY position`, ospID, region)
+	if err != nil {
+		return nil, wrap("read roster", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Contact, error) {
+		var c Contact
+		err := r.Scan(&c.Position, &c.Name, &c.Phone)
+		return c, err
+	})
+}
+
+// UpsertPolicy saves a NOC's callout policy.
+func (s Store) UpsertPolicy(ctx context.Context, p Policy) error {
+	if p.FailoverOSPIDs == nil {
+		p.FailoverOSPIDs = []string{}
+	}
+	_, err := s.Pool.Exec(ctx, `INSERT INTO noc_callout_policies
+		(noc_tenant_id, loop_count, retry_after_seconds, max_retries, failover_osp_ids, ring_duration_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (noc_tenant_id) DO UPDATE SET loop_count = excluded.loop_count,
+			retry_after_seconds = excluded.retry_after_seconds, max_retries = excluded.max_retries,
+			failover_osp_ids = excluded.failover_osp_ids, ring_duration_seconds = excluded.ring_duration_seconds,
+			updated_at = now()`,
+		p.NOCTenantID, p.LoopCount, p.RetryAfterSeconds, p.MaxRetries, p.FailoverOSPIDs, p.RingDurationSeconds)
+	return wrap("save policy for NOC "+p.NOCTenantID, err)
+}
+
+// wrap maps PostgreSQL errors to this package's sentinels once, so callers never import pgx.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23503": // foreign_key_violation
+			return fmt.Errorf("%s: %w: %s", what, ErrNotFound, pgErr.Detail)
+		case "23514", "23505", "22P02": // check, unique, invalid text
+			return fmt.Errorf("%s: %w: %s", what, ErrInvalid, pgErr.Message)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

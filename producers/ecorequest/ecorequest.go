@@ -1,0 +1,133 @@
+// Package ecorequest produces ECO requests onto strike.eco.requests.v1 the way every NOC tool
+// should: keyed by OSP tenant, CloudEvents headers, validated against the schema first. It also
+// waits for the outcome on strike.eco.events.v1. `strike eco submit`, the gateway's HTTP intake
+// and the dialer's failover use it.
+package ecorequest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// Record validates req and returns the record to produce. A missing request id is generated;
+// source names the producer in ce_source (e.g. "strike/cli").
+func Record(v *schemas.Validator, req *schemas.ECORequest, source string, now time.Time) (*kgo.Record, error) {
+	if req.RequestID == "" {
+		req.RequestID = uuid.NewString()
+	}
+	value, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	if err := v.Validate(schemas.TypeECORequest, value); err != nil {
+		return nil, err
+	}
+	return cloudevents.Record(topics.ECORequests, req.OSPTenantID, cloudevents.Event{
+		ID:      ids.EventID(schemas.TypeECORequest, req.RequestID),
+		Type:    schemas.TypeECORequest,
+		Source:  source,
+		Subject: req.RequestID,
+		Time:    now,
+	}, value), nil
+}
+
+// Submit validates and produces req, waiting until the broker has it.
+func Submit(ctx context.Context, cl *kgo.Client, v *schemas.Validator, req *schemas.ECORequest, source string) error {
+	rec, err := Record(v, req, source, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("produce request %s: %w", req.RequestID, err)
+	}
+	return nil
+}
+
+// Outcome is what became of a request.
+type Outcome struct {
+	Created  *schemas.ECOCreated
+	Rejected *schemas.ECORejected
+}
+
+// Waiter watches strike.eco.events.v1 for outcomes. Create it before submitting, so an outcome
+// that arrives quickly is not missed.
+type Waiter struct {
+	cl *kgo.Client
+}
+
+// NewWaiter starts reading strike.eco.events.v1 (read-committed) from its current end.
+func NewWaiter(ctx context.Context, brokers []string, opts ...kgo.Opt) (*Waiter, error) {
+	base, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	ends, err := kadm.NewClient(base).ListEndOffsets(ctx, topics.ECOEvents)
+	base.Close()
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topics.ECOEvents, err)
+	}
+	start := map[string]map[int32]kgo.Offset{topics.ECOEvents: {}}
+	ends.Each(func(o kadm.ListedOffset) {
+		start[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
+	})
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(brokers...),
+		kgo.ConsumePartitions(start),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Waiter{cl: cl}, nil
+}
+
+// Wait returns the outcome of requestID, or ctx's error.
+func (w *Waiter) Wait(ctx context.Context, requestID string) (Outcome, error) {
+	ecoID := ids.ECOID(requestID)
+	for {
+		fs := w.cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return Outcome{}, fmt.Errorf("waiting for the outcome of request %s: %w", requestID, err)
+		}
+		var out Outcome
+		var decodeErr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Key) != ecoID || out.Created != nil || out.Rejected != nil {
+				return
+			}
+			typ, _ := cloudevents.Header(r, cloudevents.HeaderType)
+			switch typ {
+			case schemas.TypeECOCreated:
+				out.Created = new(schemas.ECOCreated)
+				decodeErr = json.Unmarshal(r.Value, out.Created)
+			case schemas.TypeECORejected:
+				out.Rejected = new(schemas.ECORejected)
+				decodeErr = json.Unmarshal(r.Value, out.Rejected)
+			}
+		})
+		if decodeErr != nil {
+			return Outcome{}, fmt.Errorf("decode outcome of request %s: %w", requestID, decodeErr)
+		}
+		if out.Created != nil || out.Rejected != nil {
+			return out, nil
+		}
+	}
+}
+
+// Close stops the waiter.
+func (w *Waiter) Close() { w.cl.Close() }
+
+// ErrRejected is returned by callers that treat a rejection as a failure.
+var ErrRejected = errors.New("request rejected")
