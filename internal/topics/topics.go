@@ -109,7 +109,8 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec, replicationFact
 		if err == nil {
 			break
 		}
-		if len(res.Created) == 0 || time.Now().After(deadline) {
+		var mm *MismatchError
+		if len(res.Created) == 0 || !errors.As(err, &mm) || len(mm.Missing) == 0 || time.Now().After(deadline) {
 			return res, err
 		}
 		select {
@@ -142,12 +143,13 @@ func Verify(ctx context.Context, adm *kadm.Client, specs []Spec) error {
 	if err != nil {
 		return fmt.Errorf("describe topic configs: %w", err)
 	}
-	var problems []string
+	var problems, missing []string
 	counts := map[string]int{}
 	for _, s := range specs {
 		d, ok := details[s.Name]
 		if !ok || d.Err != nil {
 			problems = append(problems, fmt.Sprintf("topic %s is missing (run `strike topics`)", s.Name))
+			missing = append(missing, s.Name)
 			continue
 		}
 		n := len(d.Partitions)
@@ -180,9 +182,19 @@ func Verify(ctx context.Context, adm *kadm.Client, specs []Spec) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("kafka topics do not match Strike's catalogue:\n  - %s", strings.Join(problems, "\n  - "))
+		return &MismatchError{Problems: problems, Missing: missing}
 	}
 	return nil
+}
+
+// MismatchError lists every way the cluster differs from the catalogue.
+type MismatchError struct {
+	Problems []string
+	Missing  []string // topics that do not exist
+}
+
+func (e *MismatchError) Error() string {
+	return "kafka topics do not match Strike's catalogue:\n  - " + strings.Join(e.Problems, "\n  - ")
 }
 
 func cleanupPolicy(rcs kadm.ResourceConfigs, topic string) string {

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/devpg"
+	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/internal/tenancy"
+	"github.com/osprey-strike/strike/internal/topics"
+)
+
+type devOpts struct {
+	dataDir    string
+	kafkaAddr  string
+	httpAddr   string
+	dbURL      string
+	partitions int32
+}
+
+func newDevCmd(g *globals) *cobra.Command {
+	var o devOpts
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run the whole pipeline in one process on an embedded Kafka broker (what 'make run' does)",
+		Long: `Runs everything in one process for development and demos:
+
+  - an embedded Kafka-protocol broker (franz-go's kfake) on --kafka-addr, persisted in
+    --data-dir/kafka so a restart keeps topics and records;
+  - PostgreSQL at DATABASE_URL (the database is created if missing); if no server answers
+    there but PostgreSQL is installed, a private cluster in --data-dir/postgres, stopped on exit;
+  - migrations, Strike's topics, and idempotent demo data (2 NOCs, 3 OSPs, one suspended link,
+    rosters, policies);
+  - every component, with /metrics, /healthz and /readyz on --http-addr.
+
+Ctrl-C (or SIGTERM) stops it cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDev(cmd.Context(), g, o, cmd.OutOrStdout()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", env("STRIKE_DATA_DIR", ".strike"), "folder for the broker's data and a private PostgreSQL if one is needed (STRIKE_DATA_DIR)")
+	f.StringVar(&o.kafkaAddr, "kafka-addr", env("STRIKE_DEV_KAFKA_ADDR", "127.0.0.1:9092"), "where the embedded broker listens (STRIKE_DEV_KAFKA_ADDR)")
+	f.StringVar(&o.httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", "127.0.0.1:8080"), "HTTP address for health, metrics and the API (STRIKE_HTTP_ADDR)")
+	f.StringVar(&o.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
+	f.Int32Var(&o.partitions, "partitions", 6, "partition count of the topics created in dev")
+	return cmd
+}
+
+func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data folder: %w", err)
+	}
+
+	// PostgreSQL: the configured server, or a private one when none answers.
+	dbURL := o.dbURL
+	if err := pg.EnsureDatabase(ctx, dbURL); err != nil {
+		if !isConnRefused(err) {
+			return err
+		}
+		log.Warn().Str("database", pg.Redact(dbURL)).Msg("no PostgreSQL answers there; starting a private cluster in the data folder")
+		cluster, err := devpg.Start(ctx, filepath.Join(o.dataDir, "postgres"))
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := cluster.Stop(); err != nil {
+				log.Error().Err(err).Msg("stop private PostgreSQL")
+			}
+		}()
+		dbURL = cluster.URL
+		if err := pg.EnsureDatabase(ctx, dbURL); err != nil {
+			return err
+		}
+	}
+
+	// The embedded broker.
+	_, portStr, err := net.SplitHostPort(o.kafkaAddr)
+	if err != nil {
+		return fmt.Errorf("--kafka-addr %q: %w", o.kafkaAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("--kafka-addr %q: port: %w", o.kafkaAddr, err)
+	}
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port),
+		kfake.DataDir(filepath.Join(o.dataDir, "kafka")))
+	if err != nil {
+		return fmt.Errorf("start embedded broker on %s (is the port taken? set --kafka-addr): %w", o.kafkaAddr, err)
+	}
+	defer broker.Close()
+	brokers := broker.ListenAddrs()[0]
+
+	rt, err := newRuntime(ctx, log, dbURL, brokers, o.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	if _, err := pg.Migrate(ctx, rt.pool); err != nil {
+		return err
+	}
+	if err := devdata.Seed(ctx, tenancy.Store{Pool: rt.pool}); err != nil {
+		return fmt.Errorf("seed demo data: %w", err)
+	}
+	if err := ensureTopics(ctx, brokers, o.partitions); err != nil {
+		return err
+	}
+
+	proc, err := rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-dev-eco-processor"})
+	if err != nil {
+		return err
+	}
+	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
+	err = rt.serve(ctx, map[string]componentFunc{"eco-processor": proc})
+	log.Info().Msg("strike dev stopped")
+	return ignoreCanceled(err)
+}
+
+func ensureTopics(ctx context.Context, brokers string, partitions int32) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = topics.Ensure(ctx, kadm.NewClient(cl), topics.Catalog(partitions), -1)
+	return err
+}
+
+func isConnRefused(err error) bool {
+	var connErr *pgconn.ConnectError
+	var opErr *net.OpError
+	return errors.As(err, &connErr) || errors.As(err, &opErr)
+}
+
+func printBanner(w io.Writer, brokers, httpAddr, dbURL, dataDir string) {
+	fmt.Fprintf(w, `
+Osprey Strike is running (strike dev). Ctrl-C stops it.
+
+  Kafka (embedded kfake)  %s        data in %s
+  PostgreSQL              %s
+  Health and metrics      http://%s/healthz  /readyz  /metrics
+
+Demo tenants: NOCs %s, %s; OSPs %s, %s, %s
+(%s -> %s is suspended).
+
+Try, in another shell:
+
+  go run ./cmd/strike eco submit --noc %s --osp %s --region %s \
+      --priority P1 --site "Exchange 7" --summary "Fibre cut on ring 4" --wait
+
+or produce a request with any Kafka client; docs/topics.md has a kcat line.
+
+`, brokers, filepath.Join(dataDir, "kafka"), pg.Redact(dbURL), httpAddr,
+		devdata.NOCNorthwind, devdata.NOCHarbor, devdata.OSPAcme, devdata.OSPBolt, devdata.OSPCedar,
+		devdata.NOCHarbor, devdata.OSPCedar,
+		devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/producers/ecorequest"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+func newECOCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "eco", Short: "Work with ECOs from the command line (a small NOC tool)"}
+	cmd.AddCommand(newECOSubmitCmd(g))
+	return cmd
+}
+
+func newECOSubmitCmd(g *globals) *cobra.Command {
+	var (
+		brokers string
+		file    string
+		wait    bool
+		timeout time.Duration
+		req     schemas.ECORequest
+		address string
+	)
+	cmd := &cobra.Command{
+		Use:   "submit",
+		Short: "Produce an ECO request onto strike.eco.requests.v1",
+		Long: `Builds an ECO request from flags (or reads one as JSON with --file, '-' for stdin), validates it
+against schemas/eco-request.v1.json, and produces it keyed by OSP with CloudEvents headers.
+Prints the request id; with --wait, also the job number, or the rejection and its reason.`,
+		Example: `  strike eco submit --noc noc-northwind --osp osp-acme --region metro-north \
+      --priority P1 --site "Exchange 7" --summary "Fibre cut on ring 4" --requester "Noor" --wait`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file != "" {
+				var r io.Reader = os.Stdin
+				if file != "-" {
+					f, err := os.Open(file)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					r = f
+				}
+				dec := json.NewDecoder(r)
+				dec.DisallowUnknownFields()
+				if err := dec.Decode(&req); err != nil {
+					return fmt.Errorf("read request %s: %w", file, err)
+				}
+			} else if address != "" {
+				req.Site.Address = address
+			}
+			v, err := schemas.NewValidator()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			bs := kafkaclient.SplitBrokers(brokers)
+			var waiter *ecorequest.Waiter
+			if wait {
+				if waiter, err = ecorequest.NewWaiter(ctx, bs); err != nil {
+					return err
+				}
+				defer waiter.Close()
+			}
+			cl, err := kgo.NewClient(kgo.SeedBrokers(bs...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			now := time.Now().UTC()
+			req.RequestedAt = &now
+			if err := ecorequest.Submit(ctx, cl, v, &req, "strike/cli"); err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "request_id: %s\n", req.RequestID)
+			if !wait {
+				return nil
+			}
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			o, err := waiter.Wait(wctx, req.RequestID)
+			if err != nil {
+				return err
+			}
+			if o.Rejected != nil {
+				fmt.Fprintf(out, "rejected: %s: %s\n", o.Rejected.Reason, o.Rejected.Detail)
+				return errors.New("the request was rejected")
+			}
+			fmt.Fprintf(out, "eco_id: %s\njob_number: %s\n", o.Created.ECOID, o.Created.JobNumber)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers (STRIKE_KAFKA_BROKERS)")
+	f.StringVar(&file, "file", "", "read the request as JSON from this file ('-' for stdin) instead of flags")
+	f.BoolVar(&wait, "wait", false, "wait for the outcome and print the job number or the rejection")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")
+	f.StringVar(&req.RequestID, "request-id", "", "idempotency key (a UUID); generated when empty")
+	f.StringVar(&req.NOCTenantID, "noc", "", "NOC tenant id")
+	f.StringVar(&req.OSPTenantID, "osp", "", "OSP tenant id (also the record key)")
+	f.StringVar(&req.Region, "region", "", "roster region")
+	f.StringVar(&req.Priority, "priority", "P2", "P1 (most urgent) to P4")
+	f.StringVar(&req.Site.Name, "site", "", "site name")
+	f.StringVar(&address, "address", "", "site address")
+	f.StringVar(&req.Summary, "summary", "", "what is wrong")
+	f.StringVar(&req.NOCTicketRef, "ticket", "", "NOC ticket reference")
+	f.StringVar(&req.RequestedBy.Name, "requester", env("USER", "cli"), "who is asking")
+	f.IntVar(&req.PeopleNeeded, "people", 1, "how many people must accept")
+	return cmd
+}

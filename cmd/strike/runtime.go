@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/osprey-strike/strike/consumers/ecoprocessor"
+	"github.com/osprey-strike/strike/internal/opsserver"
+	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// runtime is what every component is built from: the composition root's shared pieces.
+type runtime struct {
+	log       zerolog.Logger
+	reg       *prometheus.Registry
+	pool      *pgxpool.Pool
+	brokers   string
+	validator *schemas.Validator
+	ops       *opsserver.Server
+	opsLn     net.Listener
+}
+
+// newRuntime binds the HTTP address first (a taken port fails at once), then connects to
+// PostgreSQL.
+func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAddr string) (*runtime, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ops := opsserver.New(log, reg)
+	ln, err := ops.Listen(httpAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (set --http-addr): %w", httpAddr, err)
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	pool, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	ops.AddCheck("postgres", func(ctx context.Context) error { return pool.Ping(ctx) })
+	return &runtime{log: log, reg: reg, pool: pool, brokers: brokers, validator: v, ops: ops, opsLn: ln}, nil
+}
+
+func (rt *runtime) close() { rt.pool.Close() }
+
+// componentFunc runs one component until ctx ends.
+type componentFunc func(ctx context.Context) error
+
+// serve runs the HTTP server and every component until ctx ends or one fails; a failure stops
+// the others, so the process exits and its supervisor restarts it.
+func (rt *runtime) serve(ctx context.Context, components map[string]componentFunc) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return rt.ops.Serve(ctx, rt.opsLn) })
+	for name, run := range components {
+		g.Go(func() error {
+			if err := run(ctx); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// ecoProcessorOpts are the eco-processor's own flags.
+type ecoProcessorOpts struct {
+	group           string
+	transactionalID string
+}
+
+func (rt *runtime) ecoProcessor(o ecoProcessorOpts) (componentFunc, error) {
+	p, err := ecoprocessor.New(ecoprocessor.Deps{
+		Store: ecoprocessor.PGStore{Pool: rt.pool}, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
+	}, ecoprocessor.Config{Brokers: rt.brokers, Group: o.group, TransactionalID: o.transactionalID})
+	if err != nil {
+		return nil, err
+	}
+	return p.Run, nil
+}

@@ -1,0 +1,121 @@
+package schemas_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/osprey-strike/strike/schemas"
+)
+
+const validRequest = `{
+  "request_id": "0b7c6f1e-4a8e-4f43-9d55-2f7f3c2b9a10",
+  "noc_tenant_id": "noc-northwind",
+  "osp_tenant_id": "osp-acme",
+  "region": "metro-north",
+  "priority": "P1",
+  "site": {"name": "Exchange 7", "address": "1 Main St", "latitude": 51.5, "longitude": -0.12},
+  "summary": "Fibre cut on ring 4",
+  "requested_by": {"name": "Noor"},
+  "people_needed": 2,
+  "engagement": {"loop_count": 3, "failover_osp_ids": ["osp-bolt"]}
+}`
+
+func validator(t testing.TB) *schemas.Validator {
+	t.Helper()
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatalf("schemas do not compile: %v", err)
+	}
+	return v
+}
+
+func TestECORequestValidation(t *testing.T) {
+	t.Parallel()
+	v := validator(t)
+	mutate := func(f func(m map[string]any)) string {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(validRequest), &m); err != nil {
+			t.Fatal(err)
+		}
+		f(m)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	tests := []struct {
+		name    string
+		raw     string
+		wantErr error
+		where   string
+	}{
+		{"valid", validRequest, nil, ""},
+		{"not JSON", `{"request_id":`, schemas.ErrInvalidJSON, ""},
+		{"not an object", `[1,2]`, schemas.ErrSchemaViolation, "at /:"},
+		{"request id not a uuid", mutate(func(m map[string]any) { m["request_id"] = "abc" }), schemas.ErrSchemaViolation, "/request_id"},
+		{"missing summary", mutate(func(m map[string]any) { delete(m, "summary") }), schemas.ErrSchemaViolation, "summary"},
+		{"unknown field", mutate(func(m map[string]any) { m["color"] = "red" }), schemas.ErrSchemaViolation, "color"},
+		{"bad priority", mutate(func(m map[string]any) { m["priority"] = "urgent" }), schemas.ErrSchemaViolation, "/priority"},
+		{"upper-case tenant", mutate(func(m map[string]any) { m["osp_tenant_id"] = "OSP" }), schemas.ErrSchemaViolation, "/osp_tenant_id"},
+		{"latitude out of range", mutate(func(m map[string]any) { m["site"].(map[string]any)["latitude"] = 91 }), schemas.ErrSchemaViolation, "/site/latitude"},
+		{"zero people", mutate(func(m map[string]any) { m["people_needed"] = 0 }), schemas.ErrSchemaViolation, "/people_needed"},
+		{"loop count not an integer", mutate(func(m map[string]any) { m["engagement"].(map[string]any)["loop_count"] = 1.5 }), schemas.ErrSchemaViolation, "/engagement/loop_count"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var req schemas.ECORequest
+			err := v.Decode(schemas.TypeECORequest, []byte(tt.raw), &req)
+			if tt.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				if req.PeopleNeeded != 2 || *req.Engagement.LoopCount != 3 || req.Site.Name != "Exchange 7" {
+					t.Errorf("decoded %+v", req)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.where) {
+				t.Errorf("error %q does not say where (%q)", err, tt.where)
+			}
+		})
+	}
+}
+
+func TestUnknownTypeIsAnError(t *testing.T) {
+	t.Parallel()
+	err := validator(t).Validate("strike.nope.v1", []byte(`{}`))
+	if !errors.Is(err, schemas.ErrUnknownType) {
+		t.Fatalf("error %v, want ErrUnknownType", err)
+	}
+}
+
+// FuzzDecodeECORequest feeds arbitrary bytes to the decoder the eco-processor runs on every
+// record a NOC tool produces: it must never panic, and anything it accepts must survive a
+// round trip through the Go type unchanged in meaning.
+func FuzzDecodeECORequest(f *testing.F) {
+	f.Add([]byte(validRequest))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"request_id":"0b7c6f1e-4a8e-4f43-9d55-2f7f3c2b9a10"}`))
+	f.Add([]byte{0xff, 0x00})
+	v := validator(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var req schemas.ECORequest
+		if err := v.Decode(schemas.TypeECORequest, raw, &req); err != nil {
+			if !errors.Is(err, schemas.ErrInvalidJSON) && !errors.Is(err, schemas.ErrSchemaViolation) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		again, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back schemas.ECORequest
+		if err := v.Decode(schemas.TypeECORequest, again, &back); err != nil {
+			t.Fatalf("accepted %q but not its re-encoding %q: %v", raw, again, err)
+		}
+	})
+}
