@@ -177,8 +177,8 @@ func (w wireJob) job() (Job, error) {
 		return Job{}, errors.New("missing updated_at")
 	}
 	at, err := time.Parse(time.RFC3339Nano, w.UpdatedAt)
-	if err != nil {
-		return Job{}, errors.New("updated_at is not RFC 3339")
+	if err != nil || at.IsZero() {
+		return Job{}, errors.New("updated_at is not an RFC 3339 time")
 	}
 	j := Job{ID: w.ID, ExternalRef: w.ExternalRef, Status: Status(w.Status), UpdatedAt: at.UTC(), Version: w.Version}
 	if w.Assignee != nil {

@@ -8,6 +8,10 @@ const Redacted = "[redacted]"
 // Secret is a plaintext credential. It prints, formats, logs and marshals as "[redacted]" so it
 // cannot leak through fmt, zerolog (which falls back to JSON) or an API answer; Reveal is the
 // one explicit way to read it, and should only be called where the value goes on the wire.
+//
+// fmt only calls these methods on values it can reach: a Secret in an UNEXPORTED struct field
+// prints raw when the struct is printed. A type that keeps a Secret in an unexported field
+// must therefore give itself a String (and Format) method, as render.Client does.
 type Secret string
 
 // Reveal returns the plaintext. Call it only to hand the value to the party that needs it.

@@ -30,6 +30,7 @@ type Client struct {
 	log      zerolog.Logger
 	metrics  *metrics
 	limiters *limiterSet
+	now      func() time.Time // wall clock for credential holds; tests replace it
 
 	mu    sync.Mutex
 	holds map[string]time.Time // account SID -> fail fast until
@@ -54,6 +55,7 @@ func New(cfg Config, log zerolog.Logger, reg prometheus.Registerer) (*Client, er
 		metrics:  m,
 		limiters: newLimiterSet(cfg.CPS, cfg.Burst, cfg.CPSOverrides),
 		holds:    make(map[string]time.Time),
+		now:      time.Now,
 	}, nil
 }
 
@@ -148,6 +150,11 @@ func do(ctx context.Context, c *Client, op, account string, limited bool,
 		attempts++
 		if limited {
 			if err := c.wait(ctx, account); err != nil {
+				if ctx.Err() == nil {
+					// rate.Limiter refuses up front when the token would
+					// come after ctx's deadline: report it as that.
+					err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+				}
 				return Call{}, backoff.Permanent(fmt.Errorf("twilio: %s (account %s): waiting for CPS limiter: %w", op, account, err))
 			}
 		}
@@ -242,7 +249,7 @@ func (c *Client) held(account string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	if now := time.Now(); now.After(until) {
+	if now := c.now(); now.After(until) {
 		// Let this one request through to probe whether the credentials
 		// work again; everyone else keeps failing fast for another hold
 		// period. Success clears the hold, failure re-arms it.
@@ -260,7 +267,7 @@ func (c *Client) credentialsFailed(account string, e *Error) {
 		return
 	}
 	c.mu.Lock()
-	c.holds[account] = time.Now().Add(c.cfg.CredentialsHold)
+	c.holds[account] = c.now().Add(c.cfg.CredentialsHold)
 	c.mu.Unlock()
 }
 

@@ -10,10 +10,11 @@ import (
 	"github.com/twilio/twilio-go/client"
 )
 
-// Error kinds. Every error returned by Client methods (other than a context
-// error before any request) is an *Error whose Kind is one of these, so
-// callers decide with errors.Is and still reach the *client.TwilioRestError
-// with errors.As.
+// Error kinds. Every error returned by Client methods is an *Error whose
+// Kind is one of these, so callers decide with errors.Is and still reach the
+// *client.TwilioRestError with errors.As — except when ctx ends first: then
+// errors.Is(err, context.Canceled or context.DeadlineExceeded) holds and,
+// if an attempt had failed before, the last *Error is wrapped too.
 var (
 	// ErrInvalidNumber: the To number is invalid, unreachable or not
 	// permitted (21211, 21214, 21215, 21216, 21217, 13223, 13224). Fail that

@@ -116,3 +116,14 @@ func (f Faults) drops(event string) bool {
 	}
 	return false
 }
+
+// DemoScript is the script of `strike dev`: nobody answers the first pass;
+// on the second pass the second person on the roster answers after 3 s and
+// presses 1, so a demo ECO is accepted by the second contact in the second
+// pass. Other numbers keep the Sim's Default (NoAnswer).
+func DemoScript(first, second string) Script {
+	return Script{
+		first:  NoAnswer{},
+		second: Sequence{NoAnswer{}, AnswerAndPress{After: 3 * time.Second, Digit: "1"}},
+	}
+}

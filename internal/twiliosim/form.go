@@ -1,6 +1,7 @@
 package twiliosim
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,7 +37,7 @@ type apiError struct {
 func badRequest(code int, format string, args ...any) *apiError {
 	msg := format
 	if len(args) > 0 {
-		msg = sprintf(format, args...)
+		msg = fmt.Sprintf(format, args...)
 	}
 	return &apiError{Status: http.StatusBadRequest, Code: code, Message: msg}
 }
