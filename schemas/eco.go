@@ -96,3 +96,29 @@ type ECORejected struct {
 	ParentECOID string    `json:"parent_eco_id,omitempty"`
 	RejectedAt  time.Time `json:"rejected_at"`
 }
+
+// ECOCancel is a NOC's request to cancel an ECO (eco-cancel.v1.json), produced to
+// strike.eco.requests.v1 keyed by OSP so it follows the ECO's own request.
+type ECOCancel struct {
+	RequestID   string    `json:"request_id"`
+	ECOID       string    `json:"eco_id"`
+	NOCTenantID string    `json:"noc_tenant_id"`
+	OSPTenantID string    `json:"osp_tenant_id"`
+	RequestedBy Requester `json:"requested_by"`
+	Reason      string    `json:"reason,omitempty"`
+}
+
+// ECOCancelled announces an accepted cancel (eco-cancelled.v1.json).
+type ECOCancelled struct {
+	ECOID       string    `json:"eco_id"`
+	RequestID   string    `json:"request_id"`
+	NOCTenantID string    `json:"noc_tenant_id"`
+	OSPTenantID string    `json:"osp_tenant_id"`
+	JobNumber   string    `json:"job_number"`
+	CancelledBy Requester `json:"cancelled_by"`
+	Reason      string    `json:"reason,omitempty"`
+	CancelledAt time.Time `json:"cancelled_at"`
+}
+
+// ReasonUnknownECO rejects a cancel for an ECO that does not exist for that NOC and OSP.
+const ReasonUnknownECO = "unknown_eco"

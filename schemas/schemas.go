@@ -23,19 +23,23 @@ var files embed.FS
 
 // CloudEvents types, one per schema.
 const (
-	TypeECORequest  = "strike.eco.request.v1"
-	TypeECOCreated  = "strike.eco.created.v1"
-	TypeECORejected = "strike.eco.rejected.v1"
-	TypeDLQRecord   = "strike.dlq.record.v1"
+	TypeECORequest   = "strike.eco.request.v1"
+	TypeECOCreated   = "strike.eco.created.v1"
+	TypeECORejected  = "strike.eco.rejected.v1"
+	TypeECOCancel    = "strike.eco.cancel.v1"
+	TypeECOCancelled = "strike.eco.cancelled.v1"
+	TypeDLQRecord    = "strike.dlq.record.v1"
 )
 
-// schemaFiles maps a CloudEvents type to its schema file. Later components add theirs here.
-var schemaFiles = map[string]string{
-	TypeECORequest:  "eco-request.v1.json",
-	TypeECOCreated:  "eco-created.v1.json",
-	TypeECORejected: "eco-rejected.v1.json",
-	TypeDLQRecord:   "dlq-record.v1.json",
+// TypeOf returns the CloudEvents type whose schema is in file: "strike." followed by the file
+// name without ".json", dashes read as dots (eco-request.v1.json → strike.eco.request.v1). A new
+// event type needs only its schema file in this folder.
+func TypeOf(file string) string {
+	return "strike." + strings.ReplaceAll(strings.TrimSuffix(file, ".json"), "-", ".")
 }
+
+// sharedFile holds definitions referenced by the event schemas; it is not an event type.
+const sharedFile = "defs.v1.json"
 
 const baseURL = "https://schemas.strike.invalid/"
 
@@ -73,13 +77,16 @@ func NewValidator() (*Validator, error) {
 			return nil, fmt.Errorf("schema %s: %w", e.Name(), err)
 		}
 	}
-	v := &Validator{byType: make(map[string]*jsonschema.Schema, len(schemaFiles))}
-	for typ, file := range schemaFiles {
-		s, err := c.Compile(baseURL + file)
-		if err != nil {
-			return nil, fmt.Errorf("compile schema %s: %w", file, err)
+	v := &Validator{byType: make(map[string]*jsonschema.Schema, len(entries))}
+	for _, e := range entries {
+		if e.Name() == sharedFile {
+			continue
 		}
-		v.byType[typ] = s
+		s, err := c.Compile(baseURL + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("compile schema %s: %w", e.Name(), err)
+		}
+		v.byType[TypeOf(e.Name())] = s
 	}
 	return v, nil
 }
@@ -136,11 +143,12 @@ func summarize(ve *jsonschema.ValidationError) string {
 	return strings.Join(leaves, "; ")
 }
 
-// File returns the raw schema document for typ, for `strike schemas` and the docs.
-func File(typ string) ([]byte, error) {
-	name, ok := schemaFiles[typ]
-	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownType, typ)
+// Types lists every event type with a schema, sorted.
+func (v *Validator) Types() []string {
+	out := make([]string, 0, len(v.byType))
+	for t := range v.byType {
+		out = append(out, t)
 	}
-	return files.ReadFile(name)
+	sort.Strings(out)
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -118,4 +119,54 @@ func FuzzDecodeECORequest(f *testing.F) {
 			t.Fatalf("accepted %q but not its re-encoding %q: %v", raw, again, err)
 		}
 	})
+}
+
+func TestEveryConstantNamesASchema(t *testing.T) {
+	t.Parallel()
+	v := validator(t)
+	have := map[string]bool{}
+	for _, typ := range v.Types() {
+		have[typ] = true
+	}
+	for _, typ := range []string{schemas.TypeECORequest, schemas.TypeECOCreated, schemas.TypeECORejected,
+		schemas.TypeECOCancel, schemas.TypeECOCancelled, schemas.TypeDLQRecord} {
+		if !have[typ] {
+			t.Errorf("no schema file for %s (have %v)", typ, v.Types())
+		}
+	}
+}
+
+// Every Go event type marshals to a document its schema accepts, so the types and the files
+// cannot drift apart silently.
+func TestGoTypesMatchTheirSchemas(t *testing.T) {
+	t.Parallel()
+	v := validator(t)
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	ref := schemas.CalloutRef{ECOID: "0b7c6f1e-4a8e-4f43-9d55-2f7f3c2b9a10", NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1"}
+	contact := schemas.Contact{Position: 1, Name: "Ada", Phone: "+15550101001"}
+	eng := schemas.Engagement{LoopCount: 2, RetryAfterSeconds: 1200, MaxRetries: 1, FailoverOSPIDs: []string{}, RingDurationSeconds: 25}
+	cases := map[string]any{
+		schemas.TypeCalloutStarted:        schemas.CalloutStarted{CalloutRef: ref, Region: "r", RosterSize: 2, PeopleNeeded: 1, Engagement: eng, StartedAt: now},
+		schemas.TypeCalloutCallPlaced:     schemas.CallPlaced{CalloutRef: ref, CallID: "c", CallSID: "CA1", Contact: contact, Pass: 1, PlacedAt: now},
+		schemas.TypeCalloutCallEnded:      schemas.CallEnded{CalloutRef: ref, CallID: "c", Contact: contact, Pass: 1, Result: schemas.CallNoAnswer, EndedAt: now},
+		schemas.TypeCalloutAccepted:       schemas.CalloutAccepted{CalloutRef: ref, Contact: contact, CallSID: "CA1", CallsMade: 3, AcceptedCount: 1, PeopleNeeded: 1, AcceptedAt: now},
+		schemas.TypeCalloutDeclined:       schemas.CalloutDeclined{CalloutRef: ref, Contact: contact, CallSID: "CA1", DeclinedAt: now},
+		schemas.TypeCalloutRetryScheduled: schemas.RetryScheduled{CalloutRef: ref, RetryAt: now, Round: 1, ScheduledAt: now},
+		schemas.TypeCalloutFailedOver:     schemas.FailedOver{CalloutRef: ref, ToOSPTenantID: "osp-b", NewRequestID: ref.ECOID, NewECOID: ref.ECOID, FailedOverAt: now},
+		schemas.TypeCalloutExhausted:      schemas.CalloutExhausted{CalloutRef: ref, Reason: schemas.ExhaustedPasses, ExhaustedAt: now},
+		schemas.TypeCalloutCancelled:      schemas.CalloutCancelled{CalloutRef: ref, CancelledAt: now},
+		schemas.TypeECOCancel:             schemas.ECOCancel{RequestID: ref.ECOID, ECOID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", RequestedBy: schemas.Requester{Name: "N"}},
+		schemas.TypeECOCancelled:          schemas.ECOCancelled{ECOID: ref.ECOID, RequestID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1", CancelledBy: schemas.Requester{Name: "N"}, CancelledAt: now},
+		schemas.TypeRenderJobChanged:      schemas.RenderJobChanged{ChangeID: ref.ECOID, OSPTenantID: "osp-a", InstanceID: "i", RenderJobID: "j", ExternalRef: "A-1", Status: "en_route", Version: 2, UpdatedAt: now, DetectedAt: now},
+		schemas.TypeRenderDispatch:        schemas.RenderDispatch{ECOID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1", Result: schemas.DispatchCreated, Attempt: 1, At: now},
+	}
+	for typ, ev := range cases {
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.Validate(typ, raw); err != nil {
+			t.Errorf("%s: %v\n%s", typ, err, raw)
+		}
+	}
 }
