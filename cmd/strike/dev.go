@@ -123,12 +123,22 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		return err
 	}
 
-	proc, err := rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-dev-eco-processor"})
-	if err != nil {
+	components := map[string]componentFunc{}
+	add := func(name string) func(componentFunc, error) error {
+		return func(run componentFunc, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			components[name] = run
+			return nil
+		}
+	}
+	// One line per component.
+	if err := add("eco-processor")(rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-dev-eco-processor"})); err != nil {
 		return err
 	}
 	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
-	err = rt.serve(ctx, map[string]componentFunc{"eco-processor": proc})
+	err = rt.serve(ctx, components)
 	log.Info().Msg("strike dev stopped")
 	return ignoreCanceled(err)
 }
