@@ -171,6 +171,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // consume queues each batch's eco.created events and commits the batch after.
 func (d *Dispatcher) consume(ctx context.Context) error {
+	// A poll blocks rebalances until AllowRebalance; leaving with one blocked would hang Close.
+	defer d.cl.AllowRebalance()
 	retry := backoff.NewExponentialBackOff()
 	retry.InitialInterval = 100 * time.Millisecond
 	retry.MaxInterval = 10 * time.Second

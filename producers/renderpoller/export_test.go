@@ -39,3 +39,6 @@ func value(m prometheus.Metric) float64 {
 	}
 	return 0
 }
+
+// Enqueued is how many eco.created events this dispatcher has queued (repeats included).
+func (d *Dispatcher) Enqueued() float64 { return value(d.metrics.enqueued) }
