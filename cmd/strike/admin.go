@@ -7,6 +7,8 @@ func newAdminCmd(g *globals) *cobra.Command {
 		Use:   "admin",
 		Short: "System-admin tasks: API tokens, Render instances, key rotation",
 	}
-	cmd.AddCommand( /* subcommands are added here, one per line */ )
+	cmd.AddCommand( /* subcommands are added here, one per line */
+		newAdminRenderCmd(g),
+	)
 	return cmd
 }

@@ -137,6 +137,9 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("eco-processor")(rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-dev-eco-processor"})); err != nil {
 		return err
 	}
+	if err := add("render-poller")(rt.devRender(ctx)); err != nil {
+		return err
+	}
 	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
 	err = rt.serve(ctx, components)
 	log.Info().Msg("strike dev stopped")

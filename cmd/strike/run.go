@@ -29,6 +29,7 @@ Scale a component by running more replicas with the same group; stop one with SI
 finishes or aborts its transaction and leaves its group before exiting.`,
 	}
 	cmd.AddCommand(newRunECOProcessorCmd(g))
+	cmd.AddCommand(newRunRenderPollerCmd(g))
 	return cmd
 }
 
