@@ -162,6 +162,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	g.Go(func() error { return d.consume(gctx) })
 	g.Go(func() error { return d.work(gctx) })
 	err = g.Wait()
+	// Attempts cut short by the shutdown recorded nothing; free their claims so another
+	// replica retries them at once rather than after ClaimTTL.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if rerr := d.store.releaseClaims(rctx, d.cfg.ReplicaID); rerr != nil {
+		d.log.Warn().Err(rerr).Msg("could not release dispatch claims; they lapse after the claim TTL")
+	}
+	cancel()
 	d.log.Info().Msg("render-dispatch stopped")
 	if ctx.Err() != nil {
 		return nil

@@ -267,6 +267,16 @@ func (s store) claimDispatches(ctx context.Context, replica string, limit int, t
 	return out, nil
 }
 
+// releaseClaims frees the pending dispatches replica still holds (at shutdown).
+func (s store) releaseClaims(ctx context.Context, replica string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE render_dispatches SET claimed_by = NULL, claimed_until = '-infinity'
+		WHERE claimed_by = $1 AND state = 'pending'`, replica)
+	if err != nil {
+		return fmt.Errorf("release dispatch claims: %w", err)
+	}
+	return nil
+}
+
 // dispatchOutcome is what one attempt decided.
 type dispatchOutcome struct {
 	State       string // pending (retry), done, no_instance
