@@ -1,0 +1,262 @@
+package sink
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/kafkaclient"
+)
+
+// projectionTables are rebuilt and swapped together; sink_offsets goes with them so the swapped
+// tables and their positions always agree.
+var projectionTables = []string{"eco_board", "eco_timeline", "call_attempts", "sink_offsets"}
+
+// RebuildConfig configures Rebuild.
+type RebuildConfig struct {
+	// Brokers is a comma-separated seed list. Required.
+	Brokers string
+	// Group is the live sink's group: the rebuilt offsets are stored under it, so the live sink
+	// continues from where the rebuild stopped. Default DefaultGroup.
+	Group string
+	// Progress receives a progress display (per-partition offsets against end offsets) about
+	// once per ProgressEvery; nil for none.
+	Progress      io.Writer
+	ProgressEvery time.Duration // default 1s
+	// KafkaOpts are appended to the client options.
+	KafkaOpts []kgo.Opt
+}
+
+// RebuildStats says what a rebuild did.
+type RebuildStats struct {
+	Records  int
+	Applied  int
+	Skipped  int
+	Invalid  int // undecodable records: already dead-lettered by the live sink, not re-sent
+	Duration time.Duration
+}
+
+// Rebuild projects every event from the earliest offsets into fresh tables (in a scratch schema
+// beside the live one), up to the end offsets at its start, then swaps them in in one
+// transaction: readers see the old tables or the new ones, never a mix. The live sink may keep
+// running: after the swap its batches are fenced by the rebuilt offsets (it seeks back or skips
+// ahead as needed), so nothing is lost or applied twice.
+//
+// Undecodable records are counted but not sent to the DLQ again; the live sink sent them when
+// it first met them.
+func Rebuild(ctx context.Context, deps Deps, cfg RebuildConfig) (RebuildStats, error) {
+	var stats RebuildStats
+	start := time.Now()
+	if cfg.Brokers == "" {
+		return stats, errors.New("sink rebuild: no Kafka brokers configured")
+	}
+	if deps.Pool == nil || deps.Validator == nil {
+		return stats, errors.New("sink rebuild: Pool and Validator are required")
+	}
+	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
+	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, time.Second)
+
+	var live string
+	if err := deps.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&live); err != nil {
+		return stats, fmt.Errorf("sink rebuild: current schema: %w", err)
+	}
+	scratch := live
+	if len(scratch) > 50 {
+		scratch = scratch[:50]
+	}
+	scratch += "_sink_rebuild"
+	if err := createScratch(ctx, deps, live, scratch); err != nil {
+		return stats, err
+	}
+
+	cl, err := kgo.NewClient(append(kafkaclient.Options(cfg.Brokers, Name+"-rebuild", deps.Log, nil),
+		kgo.ConsumeTopics(Topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+	)...)
+	if err != nil {
+		return stats, fmt.Errorf("sink rebuild: kafka client: %w", err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, Topics...)
+	if err != nil {
+		return stats, fmt.Errorf("sink rebuild: list end offsets: %w", err)
+	}
+	target := map[TP]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Partition >= 0 {
+			target[TP{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	if len(target) == 0 {
+		return stats, fmt.Errorf("sink rebuild: none of %s exist", strings.Join(Topics, ", "))
+	}
+	// Records below the log start offset are gone (retention): the rebuild starts there.
+	starts, err := kadm.NewClient(cl).ListStartOffsets(ctx, Topics...)
+	if err != nil {
+		return stats, fmt.Errorf("sink rebuild: list start offsets: %w", err)
+	}
+	pos := map[TP]int64{}
+	starts.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil && o.Partition >= 0 {
+			pos[TP{o.Topic, o.Partition}] = o.Offset
+		}
+	})
+	done := func() bool {
+		for tp, end := range target {
+			if pos[tp] < end {
+				return false
+			}
+		}
+		return true
+	}
+
+	w := &writer{pool: deps.Pool, group: cfg.Group, searchPath: pgx.Identifier{scratch}.Sanitize() + ", " + pgx.Identifier{live}.Sanitize()}
+	dec := decoder{v: deps.Validator, now: time.Now}
+	lastProgress := time.Time{}
+	for !done() {
+		fetches := cl.PollRecords(ctx, 5000)
+		if err := ctx.Err(); err != nil {
+			return stats, fmt.Errorf("sink rebuild: %w", err)
+		}
+		if err := fetches.Err0(); err != nil && !errors.Is(err, context.Canceled) {
+			deps.Log.Warn().Err(err).Msg("rebuild fetch error")
+		}
+		var items []item
+		fetches.EachRecord(func(r *kgo.Record) {
+			tp := TP{r.Topic, r.Partition}
+			if end, ok := target[tp]; ok && r.Offset >= end {
+				return // beyond the snapshot: the live sink will apply it
+			}
+			items = append(items, dec.decode(r))
+		})
+		for len(items) > 0 {
+			_, err := w.apply(ctx, items, nil)
+			var poison *poisonError
+			if errors.As(err, &poison) {
+				items[poison.item].kind = itemDLQ
+				continue
+			}
+			if err != nil {
+				return stats, fmt.Errorf("sink rebuild: %w", err)
+			}
+			break
+		}
+		for i := range items {
+			it := &items[i]
+			pos[TP{it.rec.Topic, it.rec.Partition}] = it.rec.Offset + 1
+			stats.Records++
+			switch it.kind {
+			case itemApply:
+				stats.Applied++
+			case itemSkip:
+				stats.Skipped++
+			case itemDLQ:
+				stats.Invalid++
+			}
+		}
+		if cfg.Progress != nil && (time.Since(lastProgress) >= cfg.ProgressEvery || done()) {
+			printProgress(cfg.Progress, pos, target)
+			lastProgress = time.Now()
+		}
+	}
+	if err := swap(ctx, deps, live, scratch); err != nil {
+		return stats, err
+	}
+	stats.Duration = time.Since(start)
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "rebuilt and swapped in: %d records, %d projected, %d skipped (unknown types), %d undecodable, in %s\n",
+			stats.Records, stats.Applied, stats.Skipped, stats.Invalid, stats.Duration.Round(time.Millisecond))
+	}
+	return stats, nil
+}
+
+// createScratch makes an empty copy of the projection tables, with their policies.
+func createScratch(ctx context.Context, deps Deps, live, scratch string) error {
+	s, l := pgx.Identifier{scratch}.Sanitize(), pgx.Identifier{live}.Sanitize()
+	return pgx.BeginFunc(ctx, deps.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+s+` CASCADE`); err != nil {
+			return fmt.Errorf("sink rebuild: drop old scratch schema: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+s); err != nil {
+			return fmt.Errorf("sink rebuild: create scratch schema: %w", err)
+		}
+		for _, t := range projectionTables {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE %s.%s INCLUDING ALL)`, s, t, l, t)); err != nil {
+				return fmt.Errorf("sink rebuild: create %s: %w", t, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `SELECT `+l+`.strike_secure_projections($1)`, scratch); err != nil {
+			return fmt.Errorf("sink rebuild: secure scratch tables: %w", err)
+		}
+		return nil
+	})
+}
+
+// swap replaces the live tables with the rebuilt ones in one transaction. Offsets of other
+// consumer groups (if any) are carried over.
+func swap(ctx context.Context, deps Deps, live, scratch string) error {
+	s, l := pgx.Identifier{scratch}.Sanitize(), pgx.Identifier{live}.Sanitize()
+	return pgx.BeginFunc(ctx, deps.Pool, func(tx pgx.Tx) error {
+		var locks []string
+		for _, t := range projectionTables {
+			locks = append(locks, l+"."+t)
+		}
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(locks, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("sink rebuild: lock live tables: %w", err)
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.sink_offsets SELECT * FROM %s.sink_offsets o
+			WHERE NOT EXISTS (SELECT 1 FROM %s.sink_offsets n WHERE n.consumer_group = o.consumer_group)`, s, l, s)); err != nil {
+			return fmt.Errorf("sink rebuild: carry other groups' offsets: %w", err)
+		}
+		for _, t := range projectionTables {
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE %s.%s`, l, t)); err != nil {
+				return fmt.Errorf("sink rebuild: drop old %s: %w", t, err)
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s.%s SET SCHEMA %s`, s, t, l)); err != nil {
+				return fmt.Errorf("sink rebuild: swap in %s: %w", t, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DROP SCHEMA `+s); err != nil {
+			return fmt.Errorf("sink rebuild: drop scratch schema: %w", err)
+		}
+		return nil
+	})
+}
+
+func printProgress(w io.Writer, pos, target map[TP]int64) {
+	tps := make([]TP, 0, len(target))
+	for tp := range target {
+		tps = append(tps, tp)
+	}
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].Topic != tps[j].Topic {
+			return tps[i].Topic < tps[j].Topic
+		}
+		return tps[i].Partition < tps[j].Partition
+	})
+	var total, reached int64
+	var b strings.Builder
+	for _, tp := range tps {
+		end := target[tp]
+		p := min(pos[tp], end)
+		total += end
+		reached += p
+		fmt.Fprintf(&b, "  %s/%d  %d/%d\n", tp.Topic, tp.Partition, p, end)
+	}
+	pct := 100.0
+	if total > 0 {
+		pct = 100 * float64(reached) / float64(total)
+	}
+	fmt.Fprintf(w, "rebuild %5.1f%%  (%d of %d offsets)\n%s", pct, reached, total, b.String())
+}

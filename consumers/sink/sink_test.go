@@ -1,0 +1,307 @@
+package sink_test
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/consumers/sink/sinktest"
+	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+type bundle struct {
+	kafka    *kafkatest.Cluster
+	db       *pgtest.Schema
+	v        *schemas.Validator
+	producer *kgo.Client
+}
+
+func setup(t testing.TB) *bundle {
+	t.Helper()
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kafkatest.New(t)
+	return &bundle{kafka: k, db: pgtest.New(t), v: v,
+		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))}
+}
+
+type replica struct {
+	s    *sink.Sink
+	reg  *prometheus.Registry
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop context.CancelFunc)) *replica {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	s, err := sink.New(sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop(), Registry: reg},
+		sink.Config{Brokers: b.kafka.Brokers, MaxPollRecords: maxPoll, KafkaOpts: []kgo.Opt{
+			kgo.SessionTimeout(1500 * time.Millisecond),
+			kgo.HeartbeatInterval(150 * time.Millisecond),
+			kgo.RebalanceTimeout(3 * time.Second),
+			kgo.FetchMaxWait(100 * time.Millisecond),
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if hook != nil {
+		hook(s, cancel)
+	}
+	r := &replica{s: s, reg: reg, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	t.Cleanup(func() { r.Stop(t) })
+	return r
+}
+
+func (r *replica) Stop(t testing.TB) {
+	r.once.Do(func() {
+		r.stop()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				t.Errorf("sink stopped with error: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("sink did not stop within 30s")
+		}
+	})
+}
+
+func (b *bundle) produce(t testing.TB, recs ...*kgo.Record) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// awaitCaughtUp waits until the stored offsets reach the end of every partition.
+func (b *bundle) awaitCaughtUp(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(b.producer).ListEndOffsets(ctx, sink.Topics...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		rows, err := b.db.Pool.Query(ctx, `SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1`, sink.DefaultGroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := map[sink.TP]int64{}
+		for rows.Next() {
+			var tp sink.TP
+			var off int64
+			if err := rows.Scan(&tp.Topic, &tp.Partition, &off); err != nil {
+				t.Fatal(err)
+			}
+			stored[tp] = off
+		}
+		rows.Close()
+		behind := 0
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Offset > 0 && stored[sink.TP{Topic: o.Topic, Partition: o.Partition}] < o.Offset {
+				behind++
+			}
+		})
+		if behind == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("sink did not catch up: %d partitions behind", behind)
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *bundle) boardStatus(t testing.TB, ecoID string) (status, acceptedBy, field string) {
+	t.Helper()
+	var ab, fs *string
+	if err := b.db.Pool.QueryRow(context.Background(),
+		`SELECT status, accepted_by_name, field_status FROM eco_board WHERE eco_id = $1`, ecoID).Scan(&status, &ab, &fs); err != nil {
+		t.Fatalf("board row %s: %v", ecoID, err)
+	}
+	if ab != nil {
+		acceptedBy = *ab
+	}
+	if fs != nil {
+		field = *fs
+	}
+	return
+}
+
+func counter(t testing.TB, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
+}
+
+func TestEventsFromAllThreeTopicsProjectWithBothTenants(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t, 0, nil)
+	now := time.Now().UTC().Truncate(time.Second)
+	accepted := sinktest.NewECO("noc-a", "osp-a", 1, now)
+	exhausted := sinktest.NewECO("noc-b", "osp-a", 2, now)
+	rejected := sinktest.NewECO("noc-a", "osp-z", 3, now)
+	b.produce(t, accepted.Lifecycle()...)
+	b.produce(t, exhausted.Created(), exhausted.Started(time.Second), exhausted.Exhausted(time.Minute), rejected.Rejected(schemas.ReasonUnknownOSP))
+	b.awaitCaughtUp(t)
+
+	if st, by, field := b.boardStatus(t, accepted.ECOID); st != sink.StatusAccepted || by != "Contact 2" || field != "on_site" {
+		t.Errorf("accepted ECO: status %q, accepted by %q, field %q; want accepted by Contact 2, on_site", st, by, field)
+	}
+	if st, _, _ := b.boardStatus(t, exhausted.ECOID); st != sink.StatusExhausted {
+		t.Errorf("exhausted ECO: status %q", st)
+	}
+	if st, _, _ := b.boardStatus(t, rejected.ECOID); st != sink.StatusRejected {
+		t.Errorf("rejected request: status %q, want it on the NOC's board as rejected", st)
+	}
+	var missing int
+	if err := b.db.Pool.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM eco_board WHERE noc_tenant_id = '' OR osp_tenant_id = '') +
+		(SELECT count(*) FROM eco_timeline WHERE noc_tenant_id = '' OR osp_tenant_id = '') +
+		(SELECT count(*) FROM call_attempts WHERE noc_tenant_id = '' OR osp_tenant_id = '')`).Scan(&missing); err != nil {
+		t.Fatal(err)
+	}
+	if missing != 0 {
+		t.Errorf("%d projection rows lack a tenant id", missing)
+	}
+	var timeline, attempts int
+	_ = b.db.Pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM eco_timeline WHERE eco_id = $1), (SELECT count(*) FROM call_attempts WHERE eco_id = $1)`, accepted.ECOID).Scan(&timeline, &attempts)
+	if timeline != 9 || attempts != 2 {
+		t.Errorf("accepted ECO: %d timeline rows, %d call attempts; want 9 and 2", timeline, attempts)
+	}
+}
+
+func TestUnknownTypesAreSkippedAndBadRecordsGoToTheDLQWhileTheBatchGoesOn(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.start(t, 0, nil)
+	e := sinktest.NewECO("noc-a", "osp-a", 1, time.Now())
+
+	unknown := cloudevents.Record(topics.CalloutEvents, e.ECOID, cloudevents.Event{ID: "x-1", Type: "strike.callout.hologram.v9", Time: time.Now()}, []byte(`{"eco_id":"`+e.ECOID+`"}`))
+	notJSON := cloudevents.Record(topics.ECOEvents, e.ECOID, cloudevents.Event{ID: "x-2", Type: schemas.TypeECOCreated, Time: time.Now()}, []byte(`{not json`))
+	violating := cloudevents.Record(topics.ECOEvents, e.ECOID, cloudevents.Event{ID: "x-3", Type: schemas.TypeECOCreated, Time: time.Now()}, []byte(`{"eco_id":"nope"}`))
+	b.produce(t, e.Created(), unknown, notJSON, violating, e.Started(time.Second))
+	b.awaitCaughtUp(t)
+
+	if st, _, _ := b.boardStatus(t, e.ECOID); st != sink.StatusRinging {
+		t.Errorf("status %q: the good events around the bad ones must be projected", st)
+	}
+	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "type", "strike.callout.hologram.v9"); n != 1 {
+		t.Errorf("skipped counter for the unknown type = %v, want 1", n)
+	}
+	dlqs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 2, 30*time.Second)
+	reasons := map[string]bool{}
+	for _, d := range dlqs {
+		reason, _ := cloudevents.Header(d, dlq.HeaderReason)
+		consumer, _ := cloudevents.Header(d, dlq.HeaderConsumer)
+		if consumer != sink.Name {
+			t.Errorf("DLQ record from consumer %q", consumer)
+		}
+		reasons[reason] = true
+	}
+	if !reasons[schemas.DLQInvalidJSON] || !reasons[schemas.DLQSchemaViolation] {
+		t.Errorf("DLQ reasons %v, want invalid_json and schema_violation", reasons)
+	}
+}
+
+func TestKilledMidBatchConvergesToARebuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var ecos []sinktest.ECO
+	var recs []*kgo.Record
+	for i := range 40 {
+		e := sinktest.NewECO([]string{"noc-a", "noc-b"}[i%2], []string{"osp-a", "osp-b", "osp-c"}[i%3], i, now.Add(time.Duration(i)*time.Second))
+		ecos = append(ecos, e)
+		recs = append(recs, e.Lifecycle()...)
+	}
+	b.produce(t, recs...)
+
+	// The first replica dies while writing its second batch: the transaction never commits.
+	var batches atomic.Int32
+	killed := make(chan struct{})
+	first := b.start(t, 25, func(s *sink.Sink, stop context.CancelFunc) {
+		s.SetBeforeCommit(func(int) {
+			if batches.Add(1) == 2 {
+				stop()
+				close(killed)
+			}
+		})
+	})
+	<-killed
+	first.Stop(t)
+
+	b.start(t, 0, nil)
+	b.awaitCaughtUp(t)
+	live := sinktest.Snapshot(t, b.db.Pool)
+	if !strings.Contains(live, ecos[39].ECOID) {
+		t.Fatal("live projections miss the last ECO")
+	}
+
+	var progress strings.Builder
+	stats, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
+		sink.RebuildConfig{Brokers: b.kafka.Brokers, Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Applied != len(recs) {
+		t.Errorf("rebuild applied %d events, want %d", stats.Applied, len(recs))
+	}
+	if rebuilt := sinktest.Snapshot(t, b.db.Pool); rebuilt != live {
+		t.Errorf("rebuilt projections differ from the live ones after a kill mid-batch")
+	}
+	if !strings.Contains(progress.String(), "100.0%") || !strings.Contains(progress.String(), topics.ECOEvents+"/0") {
+		t.Errorf("progress display lacks per-partition offsets or completion:\n%s", progress.String())
+	}
+
+	// The live sink keeps going on the swapped-in tables.
+	late := sinktest.NewECO("noc-a", "osp-a", 99, now)
+	b.produce(t, late.Created())
+	b.awaitCaughtUp(t)
+	if st, _, _ := b.boardStatus(t, late.ECOID); st != sink.StatusCreated {
+		t.Errorf("after the swap the live sink projected status %q, want created", st)
+	}
+}

@@ -1,0 +1,160 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// TP names a partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+// writer applies decoded batches to PostgreSQL together with the offsets they reach.
+type writer struct {
+	pool  *pgxpool.Pool
+	group string
+	// searchPath, when set, is the transaction's search_path: the rebuild writes the same
+	// statements into fresh tables in its own schema this way.
+	searchPath string
+	// noOffsets writes rows without reading or storing offsets (ApplyRecords).
+	noOffsets bool
+}
+
+// applyResult is what a committed batch did.
+type applyResult struct {
+	next   map[TP]int64 // stored next offset per partition written
+	rewind map[TP]int64 // partitions whose stored offset is behind what we consumed: seek back
+	stale  int          // records already applied (a replay), left out
+}
+
+// poisonError is a statement PostgreSQL refused for its data (not for being unavailable): the
+// item is sent to the DLQ and the batch is retried without it.
+type poisonError struct {
+	item int
+	err  error
+}
+
+func (e *poisonError) Error() string { return fmt.Sprintf("record refused by PostgreSQL: %v", e.err) }
+func (e *poisonError) Unwrap() error { return e.err }
+
+// apply writes items in one transaction with the offsets, in four round trips whatever the batch
+// size (begin, read offsets, the pipelined writes, commit).
+//
+// The stored offsets fence the writes. expected is where this consumer believes each partition
+// stands (from the assignment or its last commit; absent when unknown):
+//   - records below the stored offset were applied already (a replay, or another replica got
+//     there first) and are left out;
+//   - a stored offset behind expected means someone rewound it (a rebuild was swapped in): the
+//     partition is reported in rewind and nothing of it is written, so the caller seeks back.
+func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64) (applyResult, error) {
+	res := applyResult{next: map[TP]int64{}, rewind: map[TP]int64{}}
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
+
+	if w.searchPath != "" {
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, w.searchPath); err != nil {
+			return res, fmt.Errorf("set search_path: %w", err)
+		}
+	}
+	stored := map[TP]int64{}
+	if !w.noOffsets {
+		if stored, err = readOffsets(ctx, tx, w.group, true); err != nil {
+			return res, err
+		}
+	}
+	b := &pgx.Batch{}
+	owner := make([]int, 0, len(items)*2) // queued statement -> item index
+	for i := range items {
+		it := &items[i]
+		tp := TP{it.rec.Topic, it.rec.Partition}
+		st, hasSt := stored[tp]
+		if exp, ok := expected[tp]; ok && hasSt && st < exp {
+			res.rewind[tp] = st
+			continue
+		}
+		if hasSt && it.rec.Offset < st {
+			res.stale++
+			continue
+		}
+		if it.kind == itemApply {
+			for _, s := range it.stmts {
+				b.Queue(s.sql, s.args...)
+				owner = append(owner, i)
+			}
+		}
+		res.next[tp] = it.rec.Offset + 1
+	}
+	for tp, next := range res.next {
+		if w.noOffsets {
+			break
+		}
+		b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, next)
+		owner = append(owner, -1)
+	}
+	if b.Len() > 0 {
+		br := tx.SendBatch(ctx, b)
+		for q := range b.Len() {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				if isDataError(err) && owner[q] >= 0 {
+					return res, &poisonError{item: owner[q], err: err}
+				}
+				return res, fmt.Errorf("write batch: %w", err)
+			}
+		}
+		if err := br.Close(); err != nil {
+			return res, fmt.Errorf("write batch: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	return res, nil
+}
+
+// readOffsets returns the stored next offsets of group; forUpdate locks them for the transaction
+// so two replicas that both think they own a partition serialize.
+func readOffsets(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, group string, forUpdate bool) (map[TP]int64, error) {
+	sql := `SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := q.Query(ctx, sql, group)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	out := map[TP]int64{}
+	var tp TP
+	var off int64
+	_, err = pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
+		out[tp] = off
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	return out, nil
+}
+
+// isDataError reports whether PostgreSQL refused a statement for its data (class 22 data
+// exception, class 23 integrity violation), which retrying cannot fix, as opposed to the server
+// being unavailable, which it can.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
+}
