@@ -58,6 +58,10 @@ func (s store) leaseTick(ctx context.Context, replica string, ttl time.Duration)
 			ON CONFLICT (replica_id) DO UPDATE SET seen_until = excluded.seen_until`, replica, ttlArg); err != nil {
 			return fmt.Errorf("heartbeat: %w", err)
 		}
+		// Rows of replicas gone for an hour are only history; keep the table small.
+		if _, err := tx.Exec(ctx, `DELETE FROM render_poller_replicas WHERE seen_until < now() - interval '1 hour'`); err != nil {
+			return fmt.Errorf("forget old replicas: %w", err)
+		}
 		var live, total int
 		if err := tx.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM render_poller_replicas WHERE seen_until > now()),
