@@ -52,6 +52,7 @@ func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (compon
 	if err != nil {
 		return nil, err
 	}
+	rt.ops.AddCheck("render-poller-leases", p.Ready)
 	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: rt.pool, Keyring: kr, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
 		renderpoller.DispatchConfig{Brokers: rt.brokers, ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
 	if err != nil {

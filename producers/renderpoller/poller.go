@@ -292,6 +292,16 @@ func (p *Poller) tick(ctx, wctx context.Context) {
 
 func (p *Poller) leaseValid() bool { return time.Now().UnixNano() < p.leaseDeadline.Load() }
 
+// Ready reports whether the replica's last lease round is recent enough for it to poll: false
+// before the first round and when PostgreSQL has been unreachable for about a lease TTL. It
+// fits opsserver's /readyz checks.
+func (p *Poller) Ready(context.Context) error {
+	if !p.leaseValid() {
+		return errors.New("no successful lease round within the lease TTL")
+	}
+	return nil
+}
+
 // worker polls one instance while this replica holds its lease.
 type worker struct {
 	p      *Poller

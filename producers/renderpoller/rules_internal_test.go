@@ -99,3 +99,22 @@ func fakeDeps(t *testing.T) Deps {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestReadyOnlyWhileTheLeasesAreFresh(t *testing.T) {
+	t.Parallel()
+	p, err := New(fakeDeps(t), Config{Brokers: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Ready(context.Background()) == nil {
+		t.Error("ready before any lease round")
+	}
+	p.leaseDeadline.Store(time.Now().Add(time.Second).UnixNano())
+	if err := p.Ready(context.Background()); err != nil {
+		t.Errorf("not ready with fresh leases: %v", err)
+	}
+	p.leaseDeadline.Store(time.Now().Add(-time.Second).UnixNano())
+	if p.Ready(context.Background()) == nil {
+		t.Error("ready after the leases lapsed")
+	}
+}
