@@ -43,6 +43,29 @@ func Record(v *schemas.Validator, req *schemas.ECORequest, source string, now ti
 	}, value), nil
 }
 
+// CancelRecord validates c and returns the cancel record to produce to strike.eco.requests.v1,
+// keyed by OSP so it lands on the partition of the ECO's own request, after it. A missing
+// request id is generated.
+func CancelRecord(v *schemas.Validator, c *schemas.ECOCancel, source string, now time.Time) (*kgo.Record, error) {
+	if c.RequestID == "" {
+		c.RequestID = uuid.NewString()
+	}
+	value, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode cancel: %w", err)
+	}
+	if err := v.Validate(schemas.TypeECOCancel, value); err != nil {
+		return nil, err
+	}
+	return cloudevents.Record(topics.ECORequests, c.OSPTenantID, cloudevents.Event{
+		ID:      ids.EventID(schemas.TypeECOCancel, c.RequestID),
+		Type:    schemas.TypeECOCancel,
+		Source:  source,
+		Subject: c.ECOID,
+		Time:    now,
+	}, value), nil
+}
+
 // Submit validates and produces req, waiting until the broker has it.
 func Submit(ctx context.Context, cl *kgo.Client, v *schemas.Validator, req *schemas.ECORequest, source string) error {
 	rec, err := Record(v, req, source, time.Now())

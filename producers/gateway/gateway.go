@@ -1,0 +1,407 @@
+// Package gateway is Strike's HTTP face for people and tools: the tenant-scoped read API over
+// the sink's projections, HTTP intake of ECO requests and cancels (produced to
+// strike.eco.requests.v1 keyed by OSP), and system-admin routes for tenants, links, rosters and
+// policies. Handlers mount on a *http.ServeMux (the process's ops server in `strike dev` and
+// `strike run gateway`).
+//
+// Access is decided per request, in this order, with distinct answers (DESIGN §1):
+//  1. no valid bearer token: 401 unauthenticated;
+//  2. a tenant route, and the user is a member of that tenant: allowed with that role;
+//  3. the user is a system admin: allowed, by an explicit check;
+//  4. the user has no memberships at all: 403 no-memberships;
+//  5. otherwise 403 forbidden-tenant, whether the tenant exists or not (no existence oracle).
+//
+// PostgreSQL row-level security is the second layer: projections are read as strike_api with
+// the active tenant set per transaction (TenantTx).
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/tenancy"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// Name is the component name in logs, metrics and ce_source.
+const Name = "gateway"
+
+// Producer sends records to Kafka and waits for them to be acknowledged; *kgo.Client is one.
+type Producer interface {
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+}
+
+// Config configures the API. Zero values take the documented defaults.
+type Config struct {
+	// MaxBodyBytes bounds request bodies; default 64 KiB.
+	MaxBodyBytes int64
+	// DefaultPageSize and MaxPageSize bound ECO list pages; defaults 50 and 200.
+	DefaultPageSize, MaxPageSize int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Deps are the API's collaborators.
+type Deps struct {
+	Pool      *pgxpool.Pool
+	Validator *schemas.Validator
+	Producer  Producer // for intake and cancels
+	Log       zerolog.Logger
+	Registry  prometheus.Registerer // may be nil
+}
+
+// API serves the /v1 routes.
+type API struct {
+	cfg     Config
+	deps    Deps
+	log     zerolog.Logger
+	tenancy tenancy.Store
+	metrics *metrics
+}
+
+// New validates cfg and builds the API.
+func New(deps Deps, cfg Config) (*API, error) {
+	if deps.Pool == nil || deps.Validator == nil || deps.Producer == nil {
+		return nil, errors.New("gateway: Pool, Validator and Producer are required")
+	}
+	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 64<<10)
+	cfg.DefaultPageSize = cmp.Or(cfg.DefaultPageSize, 50)
+	cfg.MaxPageSize = cmp.Or(cfg.MaxPageSize, 200)
+	if cfg.MaxBodyBytes < 0 || cfg.DefaultPageSize < 1 || cfg.MaxPageSize < cfg.DefaultPageSize {
+		return nil, errors.New("gateway: MaxBodyBytes must be positive and 1 <= DefaultPageSize <= MaxPageSize")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &API{cfg: cfg, deps: deps, log: deps.Log.With().Str(logging.FieldComponent, Name).Logger(),
+		tenancy: tenancy.Store{Pool: deps.Pool}, metrics: newMetrics(deps.Registry)}, nil
+}
+
+// Routes lists every route, for docs and the cross-tenant matrix test.
+var Routes = []string{
+	"GET /v1/me",
+	"GET /v1/nocs/{noc}/ecos",
+	"POST /v1/nocs/{noc}/ecos",
+	"GET /v1/nocs/{noc}/ecos/{eco}",
+	"POST /v1/nocs/{noc}/ecos/{eco}/cancel",
+	"GET /v1/osps/{osp}/ecos",
+	"GET /v1/osps/{osp}/ecos/{eco}",
+	"GET /v1/admin/tenants",
+	"PUT /v1/admin/nocs/{noc}",
+	"PUT /v1/admin/osps/{osp}",
+	"PUT /v1/admin/links/{noc}/{osp}",
+	"PUT /v1/admin/osps/{osp}/rosters/{region}",
+	"PUT /v1/admin/nocs/{noc}/policy",
+}
+
+// Mount registers the /v1 routes on mux.
+func (a *API) Mount(mux *http.ServeMux) {
+	h := map[string]handlerFunc{
+		"GET /v1/me":                                a.me,
+		"GET /v1/nocs/{noc}/ecos":                   a.tenant(KindNOC, actRead, a.listECOs),
+		"POST /v1/nocs/{noc}/ecos":                  a.tenant(KindNOC, actWrite, a.createECO),
+		"GET /v1/nocs/{noc}/ecos/{eco}":             a.tenant(KindNOC, actRead, a.getECO),
+		"POST /v1/nocs/{noc}/ecos/{eco}/cancel":     a.tenant(KindNOC, actWrite, a.cancelECO),
+		"GET /v1/osps/{osp}/ecos":                   a.tenant(KindOSP, actRead, a.listECOs),
+		"GET /v1/osps/{osp}/ecos/{eco}":             a.tenant(KindOSP, actRead, a.getECO),
+		"GET /v1/admin/tenants":                     a.admin(a.adminTenants),
+		"PUT /v1/admin/nocs/{noc}":                  a.admin(a.adminPutNOC),
+		"PUT /v1/admin/osps/{osp}":                  a.admin(a.adminPutOSP),
+		"PUT /v1/admin/links/{noc}/{osp}":           a.admin(a.adminPutLink),
+		"PUT /v1/admin/osps/{osp}/rosters/{region}": a.admin(a.adminPutRoster),
+		"PUT /v1/admin/nocs/{noc}/policy":           a.admin(a.adminPutPolicy),
+	}
+	for _, route := range Routes {
+		mux.Handle(route, a.authenticated(route, h[route]))
+	}
+}
+
+// handlerFunc is a route handler: it returns nil after writing a response, or a problem to write.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem
+
+// reqCtx is what the middleware established about a request.
+type reqCtx struct {
+	id     *Identity
+	kind   string // tenant routes: noc or osp
+	tenant string
+	role   string // the user's role there, or "system-admin"
+}
+
+type action int
+
+const (
+	actRead action = iota
+	actWrite
+)
+
+// authenticated resolves the bearer token, runs h, and writes its problem if any. It logs the
+// user and tenant, never the token.
+func (a *API) authenticated(route string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
+		}
+		status := http.StatusOK
+		sw := &statusWriter{ResponseWriter: w, status: &status}
+		c := &reqCtx{}
+		var p *Problem
+		token, ok := bearer(r)
+		if ok {
+			id, err := lookup(r.Context(), a.deps.Pool, token)
+			if err != nil {
+				a.log.Error().Err(err).Str("route", route).Msg("token lookup failed")
+				p = problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again", "The identity store is unavailable.")
+			}
+			c.id = id
+		}
+		switch {
+		case p != nil:
+		case c.id == nil:
+			p = errUnauthenticated
+		default:
+			p = h(sw, r, c)
+		}
+		if p != nil {
+			writeProblem(sw, p)
+		}
+		a.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+		a.metrics.seconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		ev := a.log.Debug()
+		if status >= 500 {
+			ev = a.log.Error()
+		}
+		if c.id != nil {
+			ev = ev.Str("user_id", c.id.UserID)
+		}
+		if c.kind == KindNOC {
+			ev = ev.Str(logging.FieldNOC, c.tenant)
+		} else if c.kind == KindOSP {
+			ev = ev.Str(logging.FieldOSP, c.tenant)
+		}
+		if eco := r.PathValue("eco"); eco != "" {
+			ev = ev.Str(logging.FieldECO, eco)
+		}
+		ev.Str("route", route).Int("status", status).Dur("took", time.Since(start)).Msg("api request")
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// tenant wraps a tenant route: the active tenant is the {noc} or {osp} path value, and the user
+// must be a member there (or a system admin, checked explicitly).
+func (a *API) tenant(kind string, act action, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+		c.kind, c.tenant = kind, r.PathValue(kind)
+		role, ok := c.id.member(kind, c.tenant)
+		switch {
+		case ok:
+			c.role = role
+		case c.id.SystemAdmin:
+			c.role = "system-admin"
+		case len(c.id.Memberships) == 0:
+			return errNoMemberships
+		default:
+			// Also for ids that are not even well-formed: the answer never depends on
+			// whether the tenant exists.
+			return errForbiddenTenant
+		}
+		if !tenantIDPattern.MatchString(c.tenant) {
+			return problem(http.StatusNotFound, ProbNotFound, "No such tenant", "Tenant ids are lower-case slugs.")
+		}
+		if act == actWrite && !canWrite(kind, c.role) {
+			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+				"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
+		}
+		return h(w, r, c)
+	}
+}
+
+func canWrite(kind, role string) bool {
+	return kind == KindNOC && slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, role)
+}
+
+// admin wraps a system-admin route.
+func (a *API) admin(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+		if !c.id.SystemAdmin {
+			return errNotSystemAdmin
+		}
+		c.role = "system-admin"
+		return h(w, r, c)
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status *int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	*s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// meResponse answers "who am I and where can I act".
+type meResponse struct {
+	User        Identity `json:"user"`
+	Access      string   `json:"access"` // none | single | multiple | system-admin
+	Landing     string   `json:"landing,omitempty"`
+	Notice      string   `json:"notice,omitempty"`
+	Memberships []meTen  `json:"tenants"`
+}
+
+type meTen struct {
+	Membership
+	ECOs string `json:"ecos_url"`
+}
+
+func (a *API) me(w http.ResponseWriter, _ *http.Request, c *reqCtx) *Problem {
+	resp := meResponse{User: *c.id, Memberships: []meTen{}}
+	resp.User.Memberships = nil
+	for _, m := range c.id.Memberships {
+		resp.Memberships = append(resp.Memberships, meTen{Membership: m, ECOs: "/v1/" + m.Kind + "s/" + m.TenantID + "/ecos"})
+	}
+	switch {
+	case len(resp.Memberships) == 1:
+		resp.Access, resp.Landing = "single", resp.Memberships[0].ECOs
+	case len(resp.Memberships) > 1:
+		resp.Access = "multiple"
+	case c.id.SystemAdmin:
+		resp.Access, resp.Landing = "system-admin", "/v1/admin/tenants"
+		resp.Notice = "You are a system admin with no tenant memberships: admin routes are open to you, and tenant routes by the system-admin check."
+	default:
+		resp.Access, resp.Notice = "none", ProbNoMemberships+": your account has no NOC or OSP memberships yet; ask a system admin to add you."
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+type listResponse struct {
+	Items      []ECO  `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+	qv := r.URL.Query()
+	var errs []FieldError
+	f := ListFilter{Status: qv.Get("status"), Q: strings.TrimSpace(qv.Get("q")), Limit: a.cfg.DefaultPageSize}
+	if f.Status != "" && !slices.Contains(sink.Statuses, f.Status) {
+		errs = append(errs, FieldError{"status", "want one of " + strings.Join(sink.Statuses, ", ")})
+	}
+	if s := qv.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			errs = append(errs, FieldError{"since", "want an RFC 3339 time such as 2026-05-01T00:00:00Z"})
+		} else {
+			f.Since = &t
+		}
+	}
+	if len(f.Q) > 100 {
+		errs = append(errs, FieldError{"q", "at most 100 characters"})
+	}
+	if l := qv.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > a.cfg.MaxPageSize {
+			errs = append(errs, FieldError{"limit", "want 1.." + strconv.Itoa(a.cfg.MaxPageSize)})
+		} else {
+			f.Limit = n
+		}
+	}
+	fp := listFingerprint(c.kind, c.tenant, f.Status, qv.Get("since"), f.Q)
+	if s := qv.Get("cursor"); s != "" {
+		cur, err := decodeCursor(s, fp)
+		if err != nil {
+			errs = append(errs, FieldError{"cursor", "not a cursor of this list; start again without it"})
+		} else {
+			f.After = &cur
+		}
+	}
+	if len(errs) > 0 {
+		return problem(http.StatusBadRequest, ProbValidation, "Invalid query", "", errs...)
+	}
+	items, more, err := listECOs(r.Context(), a.deps.Pool, c.kind, c.tenant, f)
+	if err != nil {
+		a.log.Error().Err(err).Msg("list ECOs")
+		return errInternal
+	}
+	resp := listResponse{Items: items}
+	if more {
+		last := items[len(items)-1]
+		resp.NextCursor = encodeCursor(last.CreatedAt, last.ECOID, fp)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+var errECONotFound = problem(http.StatusNotFound, ProbNotFound, "No such ECO", "This tenant has no ECO with that id.")
+
+func (a *API) getECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+	eco := strings.ToLower(r.PathValue("eco"))
+	if !uuidPattern.MatchString(eco) {
+		return errECONotFound
+	}
+	d, err := getECO(r.Context(), a.deps.Pool, c.kind, c.tenant, eco)
+	if errors.Is(err, ErrNotFound) {
+		return errECONotFound
+	}
+	if err != nil {
+		a.log.Error().Err(err).Str(logging.FieldECO, eco).Msg("get ECO")
+		return errInternal
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	seconds  *prometheus.HistogramVec
+	intake   *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strike_api_requests_total",
+			Help: "API requests, by route pattern and HTTP status.",
+		}, []string{"route", "status"}),
+		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "strike_api_request_duration_seconds",
+			Help:    "API request latency, by route pattern.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
+		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strike_api_intake_total",
+			Help: "HTTP intake requests produced, by kind (create, cancel) and outcome (accepted, replayed, conflict, refused).",
+		}, []string{"kind", "outcome"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.seconds, m.intake)
+	}
+	return m
+}

@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/producers/ecorequest"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// CreateECOBody is the body of POST /v1/nocs/{noc}/ecos. The NOC comes from the URL and the
+// requester from the token, so neither can be forged in the body.
+type CreateECOBody struct {
+	// RequestID makes the call idempotent: send the same id (a UUID) when retrying. Optional.
+	RequestID    string                       `json:"request_id,omitempty"`
+	OSPTenantID  string                       `json:"osp_tenant_id"`
+	Region       string                       `json:"region"`
+	Priority     string                       `json:"priority"`
+	Site         schemas.Site                 `json:"site"`
+	Summary      string                       `json:"summary"`
+	NOCTicketRef string                       `json:"noc_ticket_ref,omitempty"`
+	PeopleNeeded int                          `json:"people_needed,omitempty"`
+	Engagement   *schemas.EngagementOverrides `json:"engagement,omitempty"`
+}
+
+// CancelECOBody is the (optional) body of POST /v1/nocs/{noc}/ecos/{eco}/cancel.
+type CancelECOBody struct {
+	RequestID string `json:"request_id,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// IntakeResponse is the 202 answer to an intake or cancel.
+type IntakeResponse struct {
+	RequestID string `json:"request_id"`
+	ECOID     string `json:"eco_id"`
+	Status    string `json:"status"` // "accepted": produced; the outcome appears on the ECO
+	ECOURL    string `json:"eco_url"`
+	Replayed  bool   `json:"replayed,omitempty"`
+}
+
+// decodeBody reads one JSON object into v, refusing unknown fields, trailing data and bodies
+// over the size limit, each with its own problem.
+func decodeBody(r *http.Request, v any, optional bool) *Problem {
+	raw, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return problem(http.StatusRequestEntityTooLarge, ProbBodyTooLarge, "Body too large",
+			fmt.Sprintf("Request bodies are limited to %d bytes.", tooBig.Limit))
+	}
+	if err != nil {
+		return problem(http.StatusBadRequest, ProbMalformedBody, "Could not read the body", "")
+	}
+	if optional && len(bytes.TrimSpace(raw)) == 0 {
+		return nil
+	}
+	return DecodeJSON(raw, v)
+}
+
+// DecodeJSON decodes one JSON object into v strictly: unknown fields, wrong types and trailing
+// data are problems naming the field. Exported for the fuzz target.
+func DecodeJSON(raw []byte, v any) *Problem {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data after the JSON object")
+	}
+	if err == nil {
+		if _, tokErr := dec.Token(); !errors.Is(tokErr, io.EOF) {
+			err = errors.New("trailing data after the JSON object")
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return problem(http.StatusBadRequest, ProbValidation, "Invalid body", "",
+			FieldError{Field: strings.ReplaceAll(typeErr.Field, ".", "/"), Detail: "want a " + typeErr.Type.String()})
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return problem(http.StatusBadRequest, ProbValidation, "Invalid body", "",
+			FieldError{Field: strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`), Detail: "unknown field"})
+	}
+	return problem(http.StatusBadRequest, ProbMalformedBody, "Malformed JSON", err.Error())
+}
+
+func requester(id *Identity) schemas.Requester {
+	return schemas.Requester{Name: cmpOr(id.DisplayName, id.Email), Email: id.Email, UserID: id.UserID}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func bodyHash(v any) []byte {
+	raw, _ := json.Marshal(v)
+	h := sha256.Sum256(raw)
+	return h[:]
+}
+
+func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+	var body CreateECOBody
+	if p := decodeBody(r, &body, false); p != nil {
+		return p
+	}
+	if body.RequestID == "" {
+		body.RequestID = uuid.NewString()
+	} else if !uuidPattern.MatchString(body.RequestID) {
+		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request", "",
+			FieldError{"request_id", "want a lower-case UUID"})
+	}
+	now := a.cfg.Now()
+	req := schemas.ECORequest{
+		RequestID: body.RequestID, NOCTenantID: c.tenant, OSPTenantID: body.OSPTenantID, Region: body.Region,
+		Priority: body.Priority, Site: body.Site, Summary: body.Summary, NOCTicketRef: body.NOCTicketRef,
+		RequestedBy: requester(c.id), PeopleNeeded: body.PeopleNeeded, Engagement: body.Engagement, RequestedAt: &now,
+	}
+	rec, err := ecorequest.Record(a.deps.Validator, &req, "strike/"+Name, now)
+	if err != nil {
+		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request",
+			"The request does not match the ECO request schema (schemas/eco-request.v1.json).", schemaFieldErrors(err.Error())...)
+	}
+	osps := []string{body.OSPTenantID}
+	if body.Engagement != nil {
+		osps = append(osps, body.Engagement.FailoverOSPIDs...)
+	}
+	for i, osp := range osps {
+		active, err := a.linkActive(r.Context(), c.tenant, osp)
+		if err != nil {
+			a.log.Error().Err(err).Msg("read link")
+			return errInternal
+		}
+		if !active {
+			field := "osp_tenant_id"
+			if i > 0 {
+				field = fmt.Sprintf("engagement/failover_osp_ids/%d", i-1)
+			}
+			a.metrics.intake.WithLabelValues("create", "refused").Inc()
+			return problem(http.StatusUnprocessableEntity, ProbLinkNotActive, "No active link to this OSP",
+				fmt.Sprintf("NOC %s has no active link to OSP %s, so it cannot give it new work. Existing ECOs stay visible.", c.tenant, osp),
+				FieldError{field, "no active link"})
+		}
+	}
+	ecoID := ids.ECOID(body.RequestID)
+	return a.produceIntake(w, r, c, "create", body.RequestID, body.OSPTenantID, ecoID, bodyHash(body), rec)
+}
+
+// produceIntake records the request id (idempotency) and produces rec. A retry with the same id
+// and body is produced again (the eco-processor dedupes by request id) and answered the same; the
+// same id with another body is a conflict.
+func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, kind, requestID, osp, ecoID string, hash []byte, rec *kgo.Record) *Problem {
+	ctx := r.Context()
+	var inserted bool
+	err := a.deps.Pool.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING RETURNING true`,
+		requestID, kind, c.tenant, osp, ecoID, hash, c.id.UserID).Scan(&inserted)
+	replayed := false
+	if errors.Is(err, pgx.ErrNoRows) {
+		var prevKind, prevNOC string
+		var prevHash []byte
+		if err := a.deps.Pool.QueryRow(ctx, `SELECT kind, noc_tenant_id, body_sha256 FROM intake_requests WHERE request_id = $1`,
+			requestID).Scan(&prevKind, &prevNOC, &prevHash); err != nil {
+			a.log.Error().Err(err).Msg("read intake request")
+			return errInternal
+		}
+		if prevKind != kind || prevNOC != c.tenant || !bytes.Equal(prevHash, hash) {
+			a.metrics.intake.WithLabelValues(kind, "conflict").Inc()
+			return problem(http.StatusConflict, ProbRequestIDConflict, "Request id already used",
+				"This request_id was already used for a different request. Use a new UUID for a new request.",
+				FieldError{"request_id", "already used for a different request"})
+		}
+		replayed = true
+	} else if err != nil {
+		a.log.Error().Err(err).Msg("save intake request")
+		return errInternal
+	}
+	if err := a.deps.Producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		a.log.Error().Err(err).Str(logging.FieldNOC, c.tenant).Str(logging.FieldOSP, osp).
+			Str(logging.FieldRequest, requestID).Msg("produce intake request")
+		return problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again",
+			"The request could not be queued. Retry with the same request_id; it will not be duplicated.")
+	}
+	outcome := "accepted"
+	if replayed {
+		outcome = "replayed"
+	}
+	a.metrics.intake.WithLabelValues(kind, outcome).Inc()
+	a.log.Info().Str("kind", kind).Str("outcome", outcome).Str(logging.FieldNOC, c.tenant).Str(logging.FieldOSP, osp).
+		Str(logging.FieldECO, ecoID).Str(logging.FieldRequest, requestID).Msg("intake request produced")
+	url := "/v1/nocs/" + c.tenant + "/ecos/" + ecoID
+	w.Header().Set("Location", url)
+	writeJSON(w, http.StatusAccepted, IntakeResponse{RequestID: requestID, ECOID: ecoID, Status: "accepted", ECOURL: url, Replayed: replayed})
+	return nil
+}
+
+func (a *API) linkActive(ctx context.Context, noc, osp string) (bool, error) {
+	var status string
+	err := a.deps.Pool.QueryRow(ctx, `SELECT status FROM noc_osp_links WHERE noc_tenant_id = $1 AND osp_tenant_id = $2`, noc, osp).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return status == "active", err
+}
+
+func (a *API) cancelECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+	eco := strings.ToLower(r.PathValue("eco"))
+	if !uuidPattern.MatchString(eco) {
+		return errECONotFound
+	}
+	var body CancelECOBody
+	if p := decodeBody(r, &body, true); p != nil {
+		return p
+	}
+	var errs []FieldError
+	if body.RequestID != "" && !uuidPattern.MatchString(body.RequestID) {
+		errs = append(errs, FieldError{"request_id", "want a lower-case UUID"})
+	}
+	if len(body.Reason) > 500 {
+		errs = append(errs, FieldError{"reason", "at most 500 characters"})
+	}
+	if len(errs) > 0 {
+		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", errs...)
+	}
+	var osp, status, job string
+	err := TenantTx(r.Context(), a.deps.Pool, KindNOC, c.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(r.Context(), `SELECT osp_tenant_id, status, coalesce(job_number, '') FROM eco_board
+			WHERE eco_id = $1 AND noc_tenant_id = $2`, eco, c.tenant).Scan(&osp, &status, &job)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errECONotFound
+	}
+	if err != nil {
+		a.log.Error().Err(err).Msg("read ECO for cancel")
+		return errInternal
+	}
+	if status == "rejected" || status == "cancelled" {
+		return problem(http.StatusConflict, ProbNotCancellable, "ECO cannot be cancelled",
+			fmt.Sprintf("The ECO is %s.", status))
+	}
+	if body.RequestID == "" {
+		body.RequestID = uuid.NewString()
+	}
+	cancel := schemas.ECOCancel{RequestID: body.RequestID, ECOID: eco, NOCTenantID: c.tenant, OSPTenantID: osp,
+		RequestedBy: requester(c.id), Reason: body.Reason}
+	rec, err := ecorequest.CancelRecord(a.deps.Validator, &cancel, "strike/"+Name, a.cfg.Now())
+	if err != nil {
+		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", schemaFieldErrors(err.Error())...)
+	}
+	return a.produceIntake(w, r, c, "cancel", body.RequestID, osp, eco, bodyHash(struct {
+		ECO string
+		CancelECOBody
+	}{eco, body}), rec)
+}
