@@ -140,7 +140,16 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("render-poller")(rt.devRender(ctx)); err != nil {
 		return err
 	}
+	if err := add("sink")(rt.sink(sinkOpts{})); err != nil {
+		return err
+	}
+	if err := add("gateway")(rt.gateway()); err != nil {
+		return err
+	}
 	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
+	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
+		return fmt.Errorf("dev users: %w", err)
+	}
 	err = rt.serve(ctx, components)
 	log.Info().Msg("strike dev stopped")
 	return ignoreCanceled(err)

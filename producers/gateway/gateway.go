@@ -267,11 +267,18 @@ func (s *statusWriter) WriteHeader(code int) {
 
 // meResponse answers "who am I and where can I act".
 type meResponse struct {
-	User        Identity `json:"user"`
-	Access      string   `json:"access"` // none | single | multiple | system-admin
-	Landing     string   `json:"landing,omitempty"`
-	Notice      string   `json:"notice,omitempty"`
-	Memberships []meTen  `json:"tenants"`
+	User        meUser  `json:"user"`
+	Access      string  `json:"access"` // none | single | multiple | system-admin
+	Landing     string  `json:"landing,omitempty"`
+	Notice      string  `json:"notice,omitempty"`
+	Memberships []meTen `json:"tenants"`
+}
+
+type meUser struct {
+	ID          string `json:"id"`
+	Email       string `json:"email"`
+	DisplayName string `json:"display_name"`
+	SystemAdmin bool   `json:"system_admin"`
 }
 
 type meTen struct {
@@ -280,8 +287,8 @@ type meTen struct {
 }
 
 func (a *API) me(w http.ResponseWriter, _ *http.Request, c *reqCtx) *Problem {
-	resp := meResponse{User: *c.id, Memberships: []meTen{}}
-	resp.User.Memberships = nil
+	resp := meResponse{User: meUser{ID: c.id.UserID, Email: c.id.Email, DisplayName: c.id.DisplayName,
+		SystemAdmin: c.id.SystemAdmin}, Memberships: []meTen{}}
 	for _, m := range c.id.Memberships {
 		resp.Memberships = append(resp.Memberships, meTen{Membership: m, ECOs: "/v1/" + m.Kind + "s/" + m.TenantID + "/ecos"})
 	}

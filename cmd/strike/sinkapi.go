@@ -1,0 +1,294 @@
+package main
+
+// The sink and the gateway's tenant-scoped API: runtime wiring, `strike run sink`,
+// `strike run gateway`, `strike sink rebuild`, `strike admin token|membership`, and the dev users
+// `strike dev` creates.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/producers/gateway"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// sinkOpts are the sink's own flags.
+type sinkOpts struct {
+	group string
+}
+
+func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
+	s, err := sink.New(sink.Deps{Pool: rt.pool, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
+		sink.Config{Brokers: rt.brokers, Group: o.group})
+	if err != nil {
+		return nil, err
+	}
+	return s.Run, nil
+}
+
+// gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
+// until ctx ends.
+func (rt *runtime) gateway() (componentFunc, error) {
+	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, gateway.Name, rt.log, rt.reg),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka producer: %w", err)
+	}
+	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg}, gateway.Config{})
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	api.Mount(rt.ops.Mux)
+	return func(ctx context.Context) error {
+		<-ctx.Done()
+		cl.Close()
+		return nil
+	}, nil
+}
+
+func newRunSinkCmd(g *globals) *cobra.Command {
+	var (
+		conn connFlags
+		opts sinkOpts
+	)
+	cmd := &cobra.Command{
+		Use:   "sink",
+		Short: "Project ECO, callout and Render events into the tenant-scoped PostgreSQL tables the API reads",
+		Long: `Consumes strike.eco.events.v1, strike.callout.events.v1 and strike.render.changes.v1
+(read-committed) and writes the ECO board, timeline and call attempts, with the consumed offsets
+in the same PostgreSQL transaction. Replicas share partitions through the consumer group.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runOne(cmd.Context(), g, conn, "sink", func(rt *runtime) (componentFunc, error) { return rt.sink(opts) })
+		},
+	}
+	conn.register(cmd)
+	cmd.Flags().StringVar(&opts.group, "group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "consumer group, also the key of the stored offsets (STRIKE_SINK_GROUP)")
+	return cmd
+}
+
+func newRunGatewayCmd(g *globals) *cobra.Command {
+	var conn connFlags
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Serve the tenant-scoped HTTP API (/v1) beside /metrics and the health endpoints",
+		Long: `Serves the /v1 API on --http-addr: who-am-I, ECO boards per NOC and per OSP, ECO detail,
+HTTP intake and cancel of ECOs (produced to strike.eco.requests.v1), and system-admin routes.
+Authenticate with a token from 'strike admin token create'. See docs/api.md.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runOne(cmd.Context(), g, conn, "gateway", func(rt *runtime) (componentFunc, error) { return rt.gateway() })
+		},
+	}
+	conn.register(cmd)
+	return cmd
+}
+
+// runOne runs a single component the way every `strike run` subcommand does.
+func runOne(ctx context.Context, g *globals, conn connFlags, name string, build func(*runtime) (componentFunc, error)) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	if err := verifyTopics(ctx, conn.brokers); err != nil {
+		return err
+	}
+	run, err := build(rt)
+	if err != nil {
+		return err
+	}
+	return ignoreCanceled(rt.serve(ctx, map[string]componentFunc{name: run}))
+}
+
+func newSinkCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "sink", Short: "Sink maintenance: rebuild the projections"}
+	var (
+		brokers, dbURL, group string
+	)
+	rebuild := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Rebuild every projection from the earliest offsets into fresh tables, then swap them in",
+		Long: `Reads strike.eco.events.v1, strike.callout.events.v1 and strike.render.changes.v1 from their
+earliest offsets up to their end offsets at the start, projects them into fresh tables in a
+scratch schema, and swaps those in for the live tables in one transaction (readers see the old
+tables or the new ones, never a mix). A running sink may stay up: it continues from the rebuilt
+offsets. Progress (per-partition offsets against end offsets) is printed once a second.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			v, err := schemas.NewValidator()
+			if err != nil {
+				return err
+			}
+			_, err = sink.Rebuild(ctx, sink.Deps{Pool: pool, Validator: v, Log: log},
+				sink.RebuildConfig{Brokers: brokers, Group: group, Progress: cmd.OutOrStdout()})
+			return err
+		},
+	}
+	rebuild.Flags().StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers (STRIKE_KAFKA_BROKERS)")
+	rebuild.Flags().StringVar(&dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
+	rebuild.Flags().StringVar(&group, "group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "the live sink's group: the rebuilt offsets are stored under it (STRIKE_SINK_GROUP)")
+	cmd.AddCommand(rebuild)
+	return cmd
+}
+
+// adminDB is the --database-url flag of admin commands.
+func adminDB(cmd *cobra.Command, dbURL *string) {
+	cmd.Flags().StringVar(dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
+}
+
+func newAdminTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "API tokens"}
+	var (
+		dbURL, user, name, label string
+		systemAdmin              bool
+	)
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Issue an API token for a user (created if new); prints the token once",
+		Long: `Issues a new random API token (stk_…) for --user and prints it once. Only its SHA-256 is
+stored: a lost token cannot be recovered, only replaced. The user is created if it does not
+exist; --system-admin makes the user a Strike system admin. Give tenant access with
+'strike admin membership add'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			acc := gateway.Accounts{Pool: pool}
+			_, created, err := acc.EnsureUser(ctx, user, name, systemAdmin)
+			if err != nil {
+				return err
+			}
+			token, err := acc.CreateToken(ctx, user, label)
+			if err != nil {
+				return err
+			}
+			if created {
+				fmt.Fprintf(cmd.ErrOrStderr(), "created user %s\n", user)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), token)
+			return nil
+		},
+	}
+	adminDB(create, &dbURL)
+	create.Flags().StringVar(&user, "user", "", "the user's email (required)")
+	create.Flags().StringVar(&name, "name", "", "display name, for a new user or to change it")
+	create.Flags().StringVar(&label, "label", "", "what the token is for, e.g. 'noc dashboard'")
+	create.Flags().BoolVar(&systemAdmin, "system-admin", false, "make the user a Strike system admin")
+	_ = create.MarkFlagRequired("user")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newAdminMembershipCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "membership", Short: "Tenant memberships of users"}
+	var dbURL, user, noc, osp, role string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Give a user a role in a NOC (--noc) or an OSP (--osp)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (noc == "") == (osp == "") {
+				return errors.New("give exactly one of --noc and --osp")
+			}
+			kind, tenant := gateway.KindNOC, noc
+			if osp != "" {
+				kind, tenant = gateway.KindOSP, osp
+			}
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, dbURL)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := (gateway.Accounts{Pool: pool}).AddMembership(ctx, user, kind, tenant, role); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is %s of %s %s\n", user, role, kind, tenant)
+			return nil
+		},
+	}
+	adminDB(add, &dbURL)
+	add.Flags().StringVar(&user, "user", "", "the user's email (required; create users with 'admin token create')")
+	add.Flags().StringVar(&noc, "noc", "", "NOC tenant id")
+	add.Flags().StringVar(&osp, "osp", "", "OSP tenant id")
+	add.Flags().StringVar(&role, "role", gateway.RoleOperator, "admin, operator, agent or viewer")
+	_ = add.MarkFlagRequired("user")
+	cmd.AddCommand(add)
+	return cmd
+}
+
+// devSeed derives the dev users' tokens. It is public, in the source: dev tokens are for a
+// laptop, never for a shared deployment.
+const devSeed = "strike-dev-only-seed-not-a-secret"
+
+type devUser struct {
+	email, name, what string
+	admin             bool
+	memberships       [][3]string // kind, tenant, role
+}
+
+var devUsers = []devUser{
+	{"nina@northwind.example", "Nina (Northwind operator)", "single-NOC operator", false, [][3]string{{"noc", devdata.NOCNorthwind, "operator"}}},
+	{"max@noc-ops.example", "Max (operator of two NOCs)", "multi-NOC operator", false, [][3]string{{"noc", devdata.NOCNorthwind, "operator"}, {"noc", devdata.NOCHarbor, "operator"}}},
+	{"olga@acme.example", "Olga (Acme agent)", "OSP agent", false, [][3]string{{"osp", devdata.OSPAcme, "agent"}}},
+	{"root@strike.example", "Strike admin", "system admin", true, nil},
+	{"newbie@northwind.example", "Newbie", "no memberships", false, nil},
+}
+
+// seedDevUsers creates the demo users with deterministic tokens, idempotently, and prints each
+// token with a curl line.
+func seedDevUsers(ctx context.Context, rt *runtime, httpAddr string, out io.Writer) error {
+	acc := gateway.Accounts{Pool: rt.pool}
+	var b strings.Builder
+	fmt.Fprintf(&b, "API users (DEV-ONLY tokens, derived from a public seed; the same at every start):\n\n")
+	for _, u := range devUsers {
+		if _, _, err := acc.EnsureUser(ctx, u.email, u.name, u.admin); err != nil {
+			return err
+		}
+		for _, m := range u.memberships {
+			if err := acc.AddMembership(ctx, u.email, m[0], m[1], m[2]); err != nil {
+				return err
+			}
+		}
+		token := gateway.DevToken(devSeed, u.email)
+		if err := acc.StoreToken(ctx, u.email, token, "strike dev"); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "  %-20s %-26s %s\n", u.what, u.email, token)
+	}
+	fmt.Fprintf(&b, "\nTry:\n\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/nocs/%s/ecos\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/me\n\n",
+		gateway.DevToken(devSeed, devUsers[0].email), httpAddr, devdata.NOCNorthwind,
+		gateway.DevToken(devSeed, devUsers[4].email), httpAddr)
+	_, err := io.WriteString(out, b.String())
+	return err
+}
