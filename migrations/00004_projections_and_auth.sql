@@ -2,9 +2,9 @@
 -- the sink's consumed offsets, and API identity (tokens, HTTP intake idempotency).
 --
 -- Every projection row carries noc_tenant_id AND osp_tenant_id (DESIGN §1). The API reads them
--- as the role strike_api, which is subject to row-level security: the policies only show rows of
--- the tenant set per transaction in strike.tenant_kind / strike.tenant_id. That is the second
--- layer; the API's own queries filter by tenant as well.
+-- as strike_api_noc or strike_api_osp (the active tenant's kind), roles subject to row-level
+-- security: the policies only show rows of the tenant set per transaction in strike.tenant_id.
+-- That is the second layer; the API's own queries filter by tenant as well.
 --
 -- Tests migrate many schemas in one cluster, so schema names come from current_schema() and the
 -- cluster-wide role is created idempotently.
@@ -12,21 +12,28 @@
 -- +goose Up
 -- +goose StatementBegin
 DO $$
+DECLARE
+    r text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'strike_api') THEN
-        BEGIN
-            -- NOLOGIN: only ever entered with SET ROLE by the application's own user.
-            -- NOBYPASSRLS: the whole point of the role.
-            CREATE ROLE strike_api NOLOGIN NOBYPASSRLS;
-        EXCEPTION WHEN duplicate_object OR unique_violation THEN
-            NULL; -- another migration in the same cluster created it concurrently
-        END;
-    END IF;
-    -- A non-superuser application user must be a member to SET ROLE strike_api.
-    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-       AND NOT pg_has_role(current_user, 'strike_api', 'MEMBER') THEN
-        EXECUTE format('GRANT strike_api TO %I', current_user);
-    END IF;
+    -- One role per tenant kind, so each role has exactly one policy per table and no OR between
+    -- NOC and OSP predicates: the planner then keeps using the tenant indexes (an OR of both
+    -- made it fall back to bitmap scans and sorts, 40 ms instead of 1 ms on a large board).
+    FOREACH r IN ARRAY ARRAY['strike_api_noc', 'strike_api_osp'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+            BEGIN
+                -- NOLOGIN: only ever entered with SET ROLE by the application's own user.
+                -- NOBYPASSRLS: the whole point of the role.
+                EXECUTE format('CREATE ROLE %I NOLOGIN NOBYPASSRLS', r);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL; -- another migration in the same cluster created it concurrently
+            END;
+        END IF;
+        -- A non-superuser application user must be a member to SET ROLE.
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           AND NOT pg_has_role(current_user, r, 'MEMBER') THEN
+            EXECUTE format('GRANT %I TO %I', r, current_user);
+        END IF;
+    END LOOP;
 END
 $$;
 -- +goose StatementEnd
@@ -145,22 +152,23 @@ CREATE TABLE sink_offsets (
 CREATE FUNCTION strike_secure_projections(target_schema text) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
-    noc_pred text := $p$current_setting('strike.tenant_kind', true) = 'noc' AND noc_tenant_id = current_setting('strike.tenant_id', true)$p$;
-    osp_pred text := $p$current_setting('strike.tenant_kind', true) = 'osp' AND osp_tenant_id = current_setting('strike.tenant_id', true)$p$;
+    noc_pred text := $p$noc_tenant_id = current_setting('strike.tenant_id', true)$p$;
+    osp_pred text := $p$osp_tenant_id = current_setting('strike.tenant_id', true)$p$;
     t text;
 BEGIN
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO strike_api', target_schema);
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO strike_api_noc, strike_api_osp', target_schema);
     FOREACH t IN ARRAY ARRAY['eco_board', 'eco_timeline', 'call_attempts'] LOOP
         EXECUTE format('ALTER TABLE %I.%I ENABLE ROW LEVEL SECURITY', target_schema, t);
-        EXECUTE format('GRANT SELECT ON %I.%I TO strike_api', target_schema, t);
+        EXECUTE format('GRANT SELECT ON %I.%I TO strike_api_noc, strike_api_osp', target_schema, t);
+        EXECUTE format('CREATE POLICY noc_read ON %I.%I FOR SELECT TO strike_api_noc USING (%s)', target_schema, t, noc_pred);
     END LOOP;
     -- Rejected requests are the NOC's business only: the OSP never took that work on.
-    EXECUTE format('CREATE POLICY tenant_read ON %I.eco_board FOR SELECT TO strike_api USING ((%s) OR (%s AND status <> %L))',
-        target_schema, noc_pred, osp_pred, 'rejected');
-    EXECUTE format('CREATE POLICY tenant_read ON %I.eco_timeline FOR SELECT TO strike_api USING ((%s) OR (%s AND type <> %L))',
-        target_schema, noc_pred, osp_pred, 'strike.eco.rejected.v1');
-    EXECUTE format('CREATE POLICY tenant_read ON %I.call_attempts FOR SELECT TO strike_api USING ((%s) OR (%s))',
-        target_schema, noc_pred, osp_pred);
+    EXECUTE format('CREATE POLICY osp_read ON %I.eco_board FOR SELECT TO strike_api_osp USING (%s AND status <> %L)',
+        target_schema, osp_pred, 'rejected');
+    EXECUTE format('CREATE POLICY osp_read ON %I.eco_timeline FOR SELECT TO strike_api_osp USING (%s AND type <> %L)',
+        target_schema, osp_pred, 'strike.eco.rejected.v1');
+    EXECUTE format('CREATE POLICY osp_read ON %I.call_attempts FOR SELECT TO strike_api_osp USING (%s)',
+        target_schema, osp_pred);
 END
 $fn$;
 -- +goose StatementEnd

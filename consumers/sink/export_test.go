@@ -1,4 +1,36 @@
 package sink
 
+import (
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/schemas"
+)
+
 // SetBeforeCommit installs a hook run before each batch write (tests kill a replica there).
 func (s *Sink) SetBeforeCommit(f func(n int)) { s.beforeCommit = f }
+
+// Stmt is a decoded projection write, for the raw baseline of the benchmark.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Statements decodes recs into their projection writes, one group per record.
+func Statements(t testing.TB, recs []*kgo.Record) [][]Stmt {
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := decoder{v: v, now: time.Now}
+	out := make([][]Stmt, len(recs))
+	for i, r := range recs {
+		it := d.decode(r)
+		for _, s := range it.stmts {
+			out[i] = append(out[i], Stmt{s.sql, s.args})
+		}
+	}
+	return out
+}

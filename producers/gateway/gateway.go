@@ -11,7 +11,7 @@
 //  4. the user has no memberships at all: 403 no-memberships;
 //  5. otherwise 403 forbidden-tenant, whether the tenant exists or not (no existence oracle).
 //
-// PostgreSQL row-level security is the second layer: projections are read as strike_api with
+// PostgreSQL row-level security is the second layer: projections are read as strike_api_noc or strike_api_osp with
 // the active tenant set per transaction (TenantTx).
 package gateway
 

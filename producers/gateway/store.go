@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// APIRole is the PostgreSQL role the API reads projections as. It is subject to row-level
-// security (migration 00004), so even a query that forgot its tenant filter returns only the
-// active tenant's rows.
-const APIRole = "strike_api"
+// APIRoles are the PostgreSQL roles the API reads projections as, one per tenant kind. They are
+// subject to row-level security (migration 00004), so even a query that forgot its tenant
+// filter returns only the active tenant's rows.
+var APIRoles = map[string]string{KindNOC: "strike_api_noc", KindOSP: "strike_api_osp"}
 
 // ErrNotFound is returned for an ECO the active tenant cannot see.
 var ErrNotFound = errors.New("not found")
@@ -25,11 +25,15 @@ var ErrNotFound = errors.New("not found")
 // layer of isolation under the API's own tenant filters. Exported so tests can show that a query
 // without any tenant filter, run through it, sees only that tenant's rows.
 func TenantTx(ctx context.Context, pool *pgxpool.Pool, kind, tenant string, fn func(pgx.Tx) error) error {
+	role, ok := APIRoles[kind]
+	if !ok {
+		return fmt.Errorf("tenant kind %q: want noc or osp", kind)
+	}
 	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled
 		// connection never carries one request's tenant into the next.
 		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('strike.tenant_kind', $2, true),
-			set_config('strike.tenant_id', $3, true)`, APIRole, kind, tenant); err != nil {
+			set_config('strike.tenant_id', $3, true)`, role, kind, tenant); err != nil {
 			return fmt.Errorf("enter tenant %s/%s: %w", kind, tenant, err)
 		}
 		return fn(tx)
