@@ -305,3 +305,95 @@ func TestKilledMidBatchConvergesToARebuild(t *testing.T) {
 		t.Errorf("after the swap the live sink projected status %q, want created", st)
 	}
 }
+
+func TestFailingDatabaseRetriesTheBatchAndSkipsNothing(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	e := sinktest.NewECO("noc-a", "osp-a", 1, time.Now())
+	b.produce(t, e.Lifecycle()...)
+
+	// The first two writes find the timeline table gone (as if PostgreSQL were failing); the
+	// third finds it back.
+	var attempts atomic.Int32
+	r := b.start(t, 0, func(s *sink.Sink, _ context.CancelFunc) {
+		s.SetBeforeCommit(func(int) {
+			switch attempts.Add(1) {
+			case 1:
+				if _, err := b.db.Pool.Exec(ctx, `ALTER TABLE eco_timeline RENAME TO eco_timeline_away`); err != nil {
+					t.Error(err)
+				}
+			case 3:
+				if _, err := b.db.Pool.Exec(ctx, `ALTER TABLE eco_timeline_away RENAME TO eco_timeline`); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	})
+	b.awaitCaughtUp(t)
+	if n := attempts.Load(); n < 3 {
+		t.Errorf("%d write attempts, want the batch retried until it committed", n)
+	}
+	var timeline int
+	_ = b.db.Pool.QueryRow(ctx, `SELECT count(*) FROM eco_timeline WHERE eco_id = $1`, e.ECOID).Scan(&timeline)
+	if timeline != len(e.Lifecycle()) {
+		t.Errorf("%d timeline rows after the outage, want all %d", timeline, len(e.Lifecycle()))
+	}
+	mfs, _ := r.reg.Gather()
+	var dbErrors float64
+	for _, mf := range mfs {
+		if mf.GetName() == "strike_sink_db_errors_total" {
+			dbErrors = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if dbErrors < 2 {
+		t.Errorf("strike_sink_db_errors_total = %v, want the failed writes counted", dbErrors)
+	}
+}
+
+func TestARecordPostgreSQLRefusesGoesToTheDLQAndTheRestIsWritten(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.start(t, 0, nil)
+	good := sinktest.NewECO("noc-a", "osp-a", 1, time.Now())
+	bad := sinktest.NewECO("noc-a", "osp-a", 2, time.Now())
+	bad.Summary = "nul \u0000 byte" // valid JSON and schema, but PostgreSQL text cannot hold it
+	b.produce(t, good.Created(), bad.Created(), good.Started(time.Second))
+	b.awaitCaughtUp(t)
+	if st, _, _ := b.boardStatus(t, good.ECOID); st != sink.StatusRinging {
+		t.Errorf("good ECO status %q, want ringing", st)
+	}
+	dlqs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 1, 30*time.Second)
+	if len(dlqs) != 1 {
+		t.Fatalf("%d DLQ records, want 1", len(dlqs))
+	}
+	if reason, _ := cloudevents.Header(dlqs[0], dlq.HeaderReason); reason != schemas.DLQUnprocessable {
+		t.Errorf("DLQ reason %q, want %s", reason, schemas.DLQUnprocessable)
+	}
+}
+
+func TestReplicasSharingPartitionsConvergeToARebuild(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var recs []*kgo.Record
+	for i := range 30 {
+		recs = append(recs, sinktest.NewECO("noc-a", []string{"osp-a", "osp-b"}[i%2], i, now.Add(time.Duration(i)*time.Second)).Lifecycle()...)
+	}
+	half := len(recs) / 2
+	b.produce(t, recs[:half]...)
+	first := b.start(t, 20, nil)
+	b.start(t, 20, nil)
+	b.produce(t, recs[half:]...)
+	first.Stop(t) // its partitions move to the other replica mid-stream
+	b.start(t, 20, nil)
+	b.awaitCaughtUp(t)
+	live := sinktest.Snapshot(t, b.db.Pool)
+	if _, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
+		sink.RebuildConfig{Brokers: b.kafka.Brokers}); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := sinktest.Snapshot(t, b.db.Pool); rebuilt != live {
+		t.Error("projections written by replicas through a rebalance differ from a rebuild")
+	}
+}
