@@ -12,6 +12,10 @@ import (
 // SetBeforeCommit installs a hook run before each batch write (tests kill a replica there).
 func (s *Sink) SetBeforeCommit(f func(n int)) { s.beforeCommit = f }
 
+// SetMidTransaction installs a hook run inside each batch's transaction, after its writes and
+// before its commit (a test kills the process there).
+func (s *Sink) SetMidTransaction(f func()) { s.w.midTx = f }
+
 // Stmt is a decoded projection write, for the raw baseline of the benchmark.
 type Stmt struct {
 	SQL  string

@@ -25,6 +25,8 @@ type writer struct {
 	searchPath string
 	// noOffsets writes rows without reading or storing offsets (ApplyRecords).
 	noOffsets bool
+	// midTx is a test hook run after the writes are sent, before the commit; nil in production.
+	midTx func()
 }
 
 // applyResult is what a committed batch did.
@@ -115,6 +117,9 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		if err := br.Close(); err != nil {
 			return res, fmt.Errorf("write batch: %w", err)
 		}
+	}
+	if w.midTx != nil {
+		w.midTx()
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return res, fmt.Errorf("commit: %w", err)

@@ -1,0 +1,116 @@
+package sink_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/consumers/sink/sinktest"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// TestChildSink is not a test on its own: TestSinkKilledWithSIGKILLMidTransaction runs the test
+// binary again with it selected, as a real second process that it can SIGKILL.
+func TestChildSink(t *testing.T) {
+	brokers, dbURL := os.Getenv("STRIKE_SINK_CHILD_BROKERS"), os.Getenv("STRIKE_SINK_CHILD_DB")
+	if brokers == "" {
+		t.Skip("only runs as the child of TestSinkKilledWithSIGKILLMidTransaction")
+	}
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := sink.New(sink.Deps{Pool: pool, Validator: v, Log: zerolog.Nop()},
+		sink.Config{Brokers: brokers, MaxPollRecords: 25, KafkaOpts: []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond),
+			// A short session, so the parent's replica takes over soon after the SIGKILL.
+			kgo.SessionTimeout(1500 * time.Millisecond), kgo.HeartbeatInterval(150 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches := 0
+	s.SetMidTransaction(func() {
+		// The third batch's rows and offsets are written but not committed: tell the parent,
+		// then wait to be killed.
+		if batches++; batches == 3 {
+			os.Stdout.WriteString("MID-TRANSACTION\n")
+			select {}
+		}
+	})
+	_ = s.Run(ctx)
+}
+
+func TestSinkKilledWithSIGKILLMidTransactionConvergesToARebuild(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("starts a second process")
+	}
+	b := setup(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var recs []*kgo.Record
+	for i := range 20 {
+		recs = append(recs, sinktest.NewECO("noc-a", "osp-a", i, now.Add(time.Duration(i)*time.Second)).Lifecycle()...)
+	}
+	b.produce(t, recs...)
+
+	child := exec.Command(os.Args[0], "-test.run=^TestChildSink$", "-test.count=1")
+	child.Env = append(os.Environ(), "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URL)
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	mid := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "MID-TRANSACTION") {
+				close(mid)
+				return
+			}
+		}
+	}()
+	select {
+	case <-mid:
+	case <-time.After(60 * time.Second):
+		t.Fatal("child never reached the middle of a transaction")
+	}
+	if err := child.Process.Kill(); err != nil { // SIGKILL: no cleanup, no rollback by the client
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	var stored int64
+	if err := b.db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(next_offset), 0) FROM sink_offsets`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored == 0 || stored >= int64(len(recs)) {
+		t.Fatalf("stored offsets sum to %d of %d records: the kill did not land mid-stream", stored, len(recs))
+	}
+
+	b.start(t, 0, nil)
+	b.awaitCaughtUp(t)
+	live := sinktest.Snapshot(t, b.db.Pool)
+	if _, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
+		sink.RebuildConfig{Brokers: b.kafka.Brokers}); err != nil {
+		t.Fatal(err)
+	}
+	if rebuilt := sinktest.Snapshot(t, b.db.Pool); rebuilt != live {
+		t.Error("after a SIGKILL mid-transaction the projections differ from a rebuild")
+	}
+}
