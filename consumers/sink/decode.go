@@ -47,6 +47,10 @@ type item struct {
 	kind  itemKind
 	typ   string
 	ecoID string
+	// noc and osp are the event's tenants, for logs.
+	noc, osp string
+	// stale is set by the writer when the record's offset was already stored (a replay).
+	stale bool
 	// stmts are the projection writes of an applied event, in order.
 	stmts []stmt
 	// dlq is set for kind == itemDLQ.
@@ -108,6 +112,11 @@ func (d decoder) decode(r *kgo.Record) item {
 		it.kind, it.dlqReason, it.dlq = itemDLQ, reason, dlq.Record(Name, r, reason, err, d.now())
 	default:
 		it.stmts, it.ecoID = stmts, ecoID
+		// Every projected event ends with its timeline row, whose args 2 and 3 are the tenants.
+		if tl := stmts[len(stmts)-1]; tl.sql == sqlTimeline {
+			it.noc, _ = tl.args[2].(string)
+			it.osp, _ = tl.args[3].(string)
+		}
 	}
 	return it
 }

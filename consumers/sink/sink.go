@@ -310,12 +310,15 @@ func (s *Sink) count(items []item, res applyResult) {
 	for i := range items {
 		it := &items[i]
 		tp := TP{it.rec.Topic, it.rec.Partition}
-		if _, rewound := res.rewind[tp]; rewound {
+		if _, rewound := res.rewind[tp]; rewound || it.stale {
 			continue
 		}
 		switch it.kind {
 		case itemApply:
 			s.metrics.events.WithLabelValues(it.typ).Inc()
+			s.log.Debug().Str("type", it.typ).Str(logging.FieldECO, it.ecoID).Str(logging.FieldNOC, it.noc).
+				Str(logging.FieldOSP, it.osp).Int32("partition", it.rec.Partition).Int64("offset", it.rec.Offset).
+				Msg("event projected")
 		case itemSkip:
 			s.metrics.skipped.WithLabelValues(it.typ).Inc()
 		case itemDLQ:

@@ -84,7 +84,8 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 			res.rewind[tp] = st
 			continue
 		}
-		if hasSt && it.rec.Offset < st {
+		it.stale = hasSt && it.rec.Offset < st
+		if it.stale {
 			res.stale++
 			continue
 		}
