@@ -205,7 +205,31 @@ exist; --system-admin makes the user a Strike system admin. Give tenant access w
 	create.Flags().StringVar(&label, "label", "", "what the token is for, e.g. 'noc dashboard'")
 	create.Flags().BoolVar(&systemAdmin, "system-admin", false, "make the user a Strike system admin")
 	_ = create.MarkFlagRequired("user")
-	cmd.AddCommand(create)
+
+	var revokeDB, revokeUser string
+	revoke := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke every token of a user at once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, revokeDB)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			n, err := (gateway.Accounts{Pool: pool}).RevokeTokens(ctx, revokeUser)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d tokens of %s\n", n, revokeUser)
+			return nil
+		},
+	}
+	adminDB(revoke, &revokeDB)
+	revoke.Flags().StringVar(&revokeUser, "user", "", "the user's email (required)")
+	_ = revoke.MarkFlagRequired("user")
+	cmd.AddCommand(create, revoke)
 	return cmd
 }
 
@@ -243,7 +267,39 @@ func newAdminMembershipCmd() *cobra.Command {
 	add.Flags().StringVar(&osp, "osp", "", "OSP tenant id")
 	add.Flags().StringVar(&role, "role", gateway.RoleOperator, "admin, operator, agent or viewer")
 	_ = add.MarkFlagRequired("user")
-	cmd.AddCommand(add)
+
+	var rmDB, rmUser, rmNOC, rmOSP string
+	remove := &cobra.Command{
+		Use:   "remove",
+		Short: "Take a user's access to a NOC (--noc) or an OSP (--osp) away",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (rmNOC == "") == (rmOSP == "") {
+				return errors.New("give exactly one of --noc and --osp")
+			}
+			kind, tenant := gateway.KindNOC, rmNOC
+			if rmOSP != "" {
+				kind, tenant = gateway.KindOSP, rmOSP
+			}
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, rmDB)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			if err := (gateway.Accounts{Pool: pool}).RemoveMembership(ctx, rmUser, kind, tenant); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s has no role in %s %s\n", rmUser, kind, tenant)
+			return nil
+		},
+	}
+	adminDB(remove, &rmDB)
+	remove.Flags().StringVar(&rmUser, "user", "", "the user's email (required)")
+	remove.Flags().StringVar(&rmNOC, "noc", "", "NOC tenant id")
+	remove.Flags().StringVar(&rmOSP, "osp", "", "OSP tenant id")
+	_ = remove.MarkFlagRequired("user")
+	cmd.AddCommand(add, remove)
 	return cmd
 }
 

@@ -220,3 +220,25 @@ func lookup(ctx context.Context, pool *pgxpool.Pool, token string) (*Identity, e
 	}
 	return &id, nil
 }
+
+// RevokeTokens revokes every active token of the user at once and returns how many.
+func (a Accounts) RevokeTokens(ctx context.Context, email string) (int64, error) {
+	tag, err := a.Pool.Exec(ctx, `UPDATE api_tokens SET revoked_at = now()
+		WHERE revoked_at IS NULL AND user_id = (SELECT id FROM users WHERE email = $1)`, strings.ToLower(email))
+	if err != nil {
+		return 0, fmt.Errorf("revoke tokens: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RemoveMembership takes a user's access to a tenant away; removing a membership that does not
+// exist is not an error.
+func (a Accounts) RemoveMembership(ctx context.Context, email, kind, tenant string) error {
+	_, err := a.Pool.Exec(ctx, `DELETE FROM memberships WHERE tenant_kind = $2
+		AND coalesce(noc_tenant_id, osp_tenant_id) = $3 AND user_id = (SELECT id FROM users WHERE email = $1)`,
+		strings.ToLower(email), kind, tenant)
+	if err != nil {
+		return fmt.Errorf("remove membership: %w", err)
+	}
+	return nil
+}
