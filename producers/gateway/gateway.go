@@ -128,6 +128,13 @@ func (a *API) Mount(mux *http.ServeMux) {
 	for _, route := range Routes {
 		mux.Handle(route, a.authenticated(route, h[route]))
 	}
+	// Anything else under /v1 (an unknown path, or a known path with another method) gets a
+	// problem document too, not the mux's plain-text 404/405.
+	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		a.metrics.requests.WithLabelValues("unmatched", "404").Inc()
+		writeProblem(w, problem(http.StatusNotFound, ProbNotFound, "No such route",
+			r.Method+" "+r.URL.Path+" is not an API route; docs/api.md lists them."))
+	})
 }
 
 // handlerFunc is a route handler: it returns nil after writing a response, or a problem to write.

@@ -284,6 +284,9 @@ func TestUserWithoutAccessGetsDistinctAnswers(t *testing.T) {
 		{"no memberships, OSP", nobody, "/v1/osps/osp-acme/ecos", 403, gateway.ProbNoMemberships},
 		{"member elsewhere", single, "/v1/nocs/noc-harbor/ecos", 403, gateway.ProbForbiddenTenant},
 	}
+	if r := w.do(t, single, "DELETE", "/v1/me", nil); r.status != 404 || r.slug() != gateway.ProbNotFound {
+		t.Errorf("unknown route: %d %s, want a 404 problem", r.status, r.body)
+	}
 	for _, c := range cases {
 		r := w.do(t, c.user, "GET", c.path, nil)
 		if r.status != c.status || r.slug() != c.slug {
