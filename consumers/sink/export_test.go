@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -37,4 +38,10 @@ func Statements(t testing.TB, recs []*kgo.Record) [][]Stmt {
 		}
 	}
 	return out
+}
+
+// RebuildBeforeSwap is Rebuild with a hook run after the fresh tables are filled, before the
+// swap (a test lets the live sink move ahead there).
+func RebuildBeforeSwap(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func()) (RebuildStats, error) {
+	return rebuild(ctx, deps, cfg, beforeSwap)
 }

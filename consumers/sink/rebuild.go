@@ -54,6 +54,11 @@ type RebuildStats struct {
 // Undecodable records are counted but not sent to the DLQ again; the live sink sent them when
 // it first met them.
 func Rebuild(ctx context.Context, deps Deps, cfg RebuildConfig) (RebuildStats, error) {
+	return rebuild(ctx, deps, cfg, nil)
+}
+
+// rebuild is Rebuild with a test hook run after the fresh tables are filled, before the swap.
+func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func()) (RebuildStats, error) {
 	var stats RebuildStats
 	start := time.Now()
 	if cfg.Brokers == "" {
@@ -170,6 +175,14 @@ func Rebuild(ctx context.Context, deps Deps, cfg RebuildConfig) (RebuildStats, e
 			lastProgress = time.Now()
 		}
 	}
+	// Store a position for every partition, also those whose records are all gone (retention),
+	// so a live sink that is ahead anywhere sees the stored offset behind it and seeks back.
+	if err := storePositions(ctx, deps, w, pos); err != nil {
+		return stats, err
+	}
+	if beforeSwap != nil {
+		beforeSwap()
+	}
 	if err := swap(ctx, deps, live, scratch); err != nil {
 		return stats, err
 	}
@@ -179,6 +192,24 @@ func Rebuild(ctx context.Context, deps Deps, cfg RebuildConfig) (RebuildStats, e
 			stats.Records, stats.Applied, stats.Skipped, stats.Invalid, stats.Duration.Round(time.Millisecond))
 	}
 	return stats, nil
+}
+
+func storePositions(ctx context.Context, deps Deps, w *writer, pos map[TP]int64) error {
+	return pgx.BeginFunc(ctx, deps.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('search_path', $1, true)`, w.searchPath); err != nil {
+			return fmt.Errorf("sink rebuild: set search_path: %w", err)
+		}
+		b := &pgx.Batch{}
+		for tp, off := range pos {
+			if off > 0 { // nothing is ever ahead of offset 0; a missing row reads as 0
+				b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, off)
+			}
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("sink rebuild: store positions: %w", err)
+		}
+		return nil
+	})
 }
 
 // createScratch makes an empty copy of the projection tables, with their policies.

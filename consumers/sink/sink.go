@@ -55,6 +55,9 @@ type Config struct {
 	MaxPollRecords int
 	// RetryMax bounds the wait between retries of a batch while PostgreSQL fails; default 10s.
 	RetryMax time.Duration
+	// IdleCheck is how often an idle sink compares its position with the stored offsets, so a
+	// rebuild swapped in while no new events arrive is noticed; default 5s.
+	IdleCheck time.Duration
 	// Now is the clock for DLQ records; default time.Now.
 	Now func() time.Time
 	// KafkaOpts are appended to the client options (tests shorten timeouts with them).
@@ -96,8 +99,9 @@ func New(deps Deps, cfg Config) (*Sink, error) {
 	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
 	cfg.MaxPollRecords = cmp.Or(cfg.MaxPollRecords, 2000)
 	cfg.RetryMax = cmp.Or(cfg.RetryMax, 10*time.Second)
-	if cfg.MaxPollRecords < 0 || cfg.RetryMax < 0 {
-		return nil, errors.New("sink: MaxPollRecords and RetryMax must be positive")
+	cfg.IdleCheck = cmp.Or(cfg.IdleCheck, 5*time.Second)
+	if cfg.MaxPollRecords < 0 || cfg.RetryMax < 0 || cfg.IdleCheck < 0 {
+		return nil, errors.New("sink: MaxPollRecords, RetryMax and IdleCheck must be positive")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -140,16 +144,25 @@ func (s *Sink) Run(ctx context.Context) error {
 	defer cl.Close()
 	s.log.Info().Str("group", s.cfg.Group).Strs("topics", Topics).Msg("sink started")
 	for {
-		fetches := cl.PollRecords(ctx, s.cfg.MaxPollRecords)
+		pollCtx, cancel := context.WithTimeout(ctx, s.cfg.IdleCheck)
+		fetches := cl.PollRecords(pollCtx, s.cfg.MaxPollRecords)
+		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			cl.AllowRebalance()
 			s.log.Info().Msg("sink stopping")
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			s.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
+			if !errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
+			}
 		})
 		recs := fetches.Records()
+		if len(recs) == 0 {
+			if err := s.checkStored(ctx, cl); err != nil {
+				s.log.Warn().Err(err).Msg("comparing the position with the stored offsets failed; will retry")
+			}
+		}
 		if len(recs) > 0 {
 			if err := s.handle(ctx, cl, recs); err != nil {
 				cl.AllowRebalance()
@@ -186,6 +199,34 @@ func (s *Sink) adjustOffsets(ctx context.Context, assigned map[string]map[int32]
 	}
 	s.log.Info().Int("stored_positions", len(stored)).Msg("partitions assigned; seeking to the offsets stored in PostgreSQL")
 	return assigned, nil
+}
+
+// checkStored seeks back any owned partition whose stored offset is behind this replica's
+// position: a rebuild swapped in its tables while nothing new arrived to trip the batch fence.
+func (s *Sink) checkStored(ctx context.Context, cl *kgo.Client) error {
+	stored, err := readOffsets(ctx, s.deps.Pool, s.cfg.Group, false)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	rewind := map[string]map[int32]kgo.EpochOffset{}
+	for tp, exp := range s.expected {
+		if st := stored[tp]; st < exp { // a missing row reads as 0
+			if rewind[tp.Topic] == nil {
+				rewind[tp.Topic] = map[int32]kgo.EpochOffset{}
+			}
+			rewind[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: st}
+			s.expected[tp] = st
+			s.metrics.rewinds.Inc()
+			s.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int64("offset", st).
+				Msg("stored offset is behind this replica (projections were rebuilt); seeking back")
+		}
+	}
+	s.mu.Unlock()
+	if len(rewind) > 0 {
+		cl.SetOffsets(rewind)
+	}
+	return nil
 }
 
 func (s *Sink) forget(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {

@@ -53,8 +53,9 @@ func (e *poisonError) Unwrap() error { return e.err }
 // stands (from the assignment or its last commit; absent when unknown):
 //   - records below the stored offset were applied already (a replay, or another replica got
 //     there first) and are left out;
-//   - a stored offset behind expected means someone rewound it (a rebuild was swapped in): the
-//     partition is reported in rewind and nothing of it is written, so the caller seeks back.
+//   - a stored offset behind expected (a missing row counts as 0) means someone rewound it (a
+//     rebuild was swapped in): the partition is reported in rewind and nothing of it is written,
+//     so the caller seeks back.
 func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64) (applyResult, error) {
 	res := applyResult{next: map[TP]int64{}, rewind: map[TP]int64{}}
 	tx, err := w.pool.Begin(ctx)
@@ -80,7 +81,9 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		it := &items[i]
 		tp := TP{it.rec.Topic, it.rec.Partition}
 		st, hasSt := stored[tp]
-		if exp, ok := expected[tp]; ok && hasSt && st < exp {
+		// A partition this replica has written that has no stored row at all was swapped out
+		// by a rebuild that found nothing there yet: it stands at 0.
+		if exp, ok := expected[tp]; ok && st < exp {
 			res.rewind[tp] = st
 			continue
 		}
