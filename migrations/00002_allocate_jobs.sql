@@ -10,23 +10,18 @@
 CREATE FUNCTION render_job_number(template text, prefix text, noc text, num bigint, year integer)
 RETURNS text LANGUAGE plpgsql IMMUTABLE STRICT AS $fn$
 DECLARE
-    out   text := '';
-    rest  text := template;
-    m     text[];
+    -- Prefixes and codes are [A-Z0-9] (CHECKed), so no substituted value can contain a
+    -- placeholder and the order of these replacements cannot matter. Plain replace() is ~10×
+    -- cheaper than a regular expression per placeholder, and this runs once per new ECO.
+    out text := replace(replace(replace(replace(template,
+                  '{prefix}', prefix), '{noc}', noc), '{year}', year::text), '{num}', num::text);
+    w   integer;
 BEGIN
-    LOOP
-        m := regexp_match(rest, '^([^{]*)\{(prefix|noc|year|num)(?::([0-9]+))?\}(.*)$');
-        IF m IS NULL THEN
-            RETURN out || rest;
-        END IF;
-        out := out || m[1] || CASE m[2]
-            WHEN 'prefix' THEN prefix
-            WHEN 'noc' THEN noc
-            WHEN 'year' THEN year::text
-            ELSE lpad(num::text, greatest(coalesce(m[3]::int, 0), length(num::text)), '0')
-        END;
-        rest := m[4];
+    WHILE strpos(out, '{num:') > 0 LOOP
+        w := (regexp_match(out, '\{num:([0-9]+)\}'))[1]::int;
+        out := regexp_replace(out, '\{num:[0-9]+\}', lpad(num::text, greatest(w, length(num::text)), '0'));
     END LOOP;
+    RETURN out;
 END
 $fn$;
 
@@ -47,19 +42,11 @@ RETURNS TABLE (
     failover_osp_ids      text[],
     ring_duration_seconds integer
 ) LANGUAGE plpgsql AS $fn$
-DECLARE
-    r         jsonb;
-    alloc     job_allocations%ROWTYPE;
-    noc       noc_tenants%ROWTYPE;
-    osp       osp_tenants%ROWTYPE;
-    pol       noc_callout_policies%ROWTYPE;
-    lstatus   text;
-    bad       text;
-    n         bigint;
 BEGIN
     -- Every OSP in the batch gets a counter row, then all of them are locked in one fixed order.
     -- Two processors holding overlapping batches (a zombie and the partition's new owner) then
-    -- serialise here instead of deadlocking, and the second sees the first's allocations below.
+    -- serialise here instead of deadlocking. The statement below takes a fresh snapshot after
+    -- the lock is granted, so the second one sees the first one's allocations.
     INSERT INTO job_counters (osp_tenant_id)
     SELECT o.id FROM osp_tenants o
     WHERE o.id IN (SELECT DISTINCT x->>'osp_tenant_id' FROM jsonb_array_elements(reqs) x)
@@ -69,80 +56,105 @@ BEGIN
     ORDER BY c.osp_tenant_id
     FOR UPDATE;
 
-    FOR r IN SELECT value FROM jsonb_array_elements(reqs) LOOP
-        request_id := r->>'request_id';
-        eco_id := (r->>'eco_id')::uuid;
-        outcome := 'rejected'; reason := NULL; detail := NULL; number := NULL; job_number := NULL;
-        allocated_at := NULL; redelivered := false;
-        loop_count := NULL; retry_after_seconds := NULL; max_retries := NULL;
-        failover_osp_ids := NULL; ring_duration_seconds := NULL;
-
-        SELECT * INTO pol FROM noc_callout_policies p WHERE p.noc_tenant_id = r->>'noc_tenant_id';
-        IF FOUND THEN
-            loop_count := pol.loop_count; retry_after_seconds := pol.retry_after_seconds;
-            max_retries := pol.max_retries; failover_osp_ids := pol.failover_osp_ids;
-            ring_duration_seconds := pol.ring_duration_seconds;
-        END IF;
-
-        -- A redelivered request keeps its number whatever has changed since (a suspended link,
-        -- a new template): the first decision was durable, so it stands.
-        SELECT * INTO alloc FROM job_allocations a WHERE a.request_id = r->>'request_id';
-        IF FOUND THEN
-            IF alloc.noc_tenant_id <> r->>'noc_tenant_id' OR alloc.osp_tenant_id <> r->>'osp_tenant_id' THEN
-                reason := 'request_id_conflict';
-                detail := 'request_id was already used for a different NOC/OSP pair';
-            ELSE
-                outcome := 'created'; eco_id := alloc.eco_id; number := alloc.number;
-                job_number := alloc.job_number; allocated_at := alloc.allocated_at; redelivered := true;
-            END IF;
-            RETURN NEXT;
-            CONTINUE;
-        END IF;
-
-        SELECT * INTO noc FROM noc_tenants t WHERE t.id = r->>'noc_tenant_id';
-        IF NOT FOUND THEN
-            reason := 'unknown_noc'; detail := format('NOC tenant %L does not exist', r->>'noc_tenant_id');
-            RETURN NEXT; CONTINUE;
-        END IF;
-        SELECT * INTO osp FROM osp_tenants t WHERE t.id = r->>'osp_tenant_id';
-        IF NOT FOUND THEN
-            reason := 'unknown_osp'; detail := format('OSP tenant %L does not exist', r->>'osp_tenant_id');
-            RETURN NEXT; CONTINUE;
-        END IF;
-        SELECT l.status INTO lstatus FROM noc_osp_links l
-        WHERE l.noc_tenant_id = noc.id AND l.osp_tenant_id = osp.id;
-        IF lstatus IS DISTINCT FROM 'active' THEN
-            reason := 'link_not_active';
-            detail := format('link %s -> %s is %s', noc.id, osp.id, coalesce(lstatus, 'missing'));
-            RETURN NEXT; CONTINUE;
-        END IF;
-        IF NOT EXISTS (SELECT 1 FROM roster_contacts c
-                       WHERE c.osp_tenant_id = osp.id AND c.region = r->>'region') THEN
-            reason := 'no_roster_for_region';
-            detail := format('OSP %s has no roster contacts for region %L', osp.id, r->>'region');
-            RETURN NEXT; CONTINUE;
-        END IF;
-        SELECT f INTO bad FROM jsonb_array_elements_text(coalesce(r->'failover_osp_ids', '[]'::jsonb)) f
-        WHERE f = osp.id OR NOT EXISTS (
-            SELECT 1 FROM noc_osp_links l
-            WHERE l.noc_tenant_id = noc.id AND l.osp_tenant_id = f AND l.status = 'active')
-        LIMIT 1;
-        IF bad IS NOT NULL THEN
-            reason := 'failover_link_not_active';
-            detail := format('failover OSP %L is the primary OSP or has no active link to %s', bad, noc.id);
-            bad := NULL;
-            RETURN NEXT; CONTINUE;
-        END IF;
-
-        UPDATE job_counters c SET last_number = c.last_number + 1
-        WHERE c.osp_tenant_id = osp.id RETURNING c.last_number INTO n;
-        outcome := 'created'; number := n; allocated_at := now();
-        job_number := render_job_number(osp.job_template, osp.job_prefix, noc.code, n,
-                                        extract(year FROM allocated_at AT TIME ZONE 'UTC')::int);
-        INSERT INTO job_allocations AS a (request_id, eco_id, noc_tenant_id, osp_tenant_id, number, job_number, allocated_at)
-        VALUES (request_id, eco_id, noc.id, osp.id, n, job_number, allocated_at);
-        RETURN NEXT;
-    END LOOP;
+    -- One set-based statement decides the whole batch; the per-request rules are the CASE below,
+    -- checked in this order: request id already used, unknown NOC, unknown OSP, link not active,
+    -- no roster for the region, failover OSP without an active link.
+    RETURN QUERY
+    WITH input AS (
+        SELECT x.ord, x.r->>'request_id' AS rid, (x.r->>'eco_id')::uuid AS eco,
+               x.r->>'noc_tenant_id' AS noc_id, x.r->>'osp_tenant_id' AS osp_id, x.r->>'region' AS region,
+               coalesce(x.r->'failover_osp_ids', '[]'::jsonb) AS failover
+        FROM jsonb_array_elements(reqs) WITH ORDINALITY AS x(r, ord)
+    ),
+    -- The first occurrence of a request id in this batch decides for later ones.
+    firsts AS (
+        SELECT DISTINCT ON (i.rid) i.rid, i.ord, i.noc_id, i.osp_id FROM input i ORDER BY i.rid, i.ord
+    ),
+    checked AS (
+        SELECT i.*, a.request_id IS NOT NULL AS had, a.eco_id AS a_eco, a.number AS a_number,
+               a.job_number AS a_job, a.allocated_at AS a_at,
+               (a.request_id IS NOT NULL AND (a.noc_tenant_id <> i.noc_id OR a.osp_tenant_id <> i.osp_id))
+                 OR (f.ord <> i.ord AND (f.noc_id <> i.noc_id OR f.osp_id <> i.osp_id)) AS conflict,
+               f.ord <> i.ord AS repeat,
+               n.id IS NOT NULL AS noc_ok, n.code AS noc_code,
+               o.id IS NOT NULL AS osp_ok, o.job_prefix, o.job_template,
+               l.status AS link_status,
+               EXISTS (SELECT 1 FROM roster_contacts rc WHERE rc.osp_tenant_id = i.osp_id AND rc.region = i.region) AS roster_ok,
+               (SELECT fo FROM jsonb_array_elements_text(i.failover) fo
+                WHERE fo = i.osp_id OR NOT EXISTS (
+                    SELECT 1 FROM noc_osp_links fl
+                    WHERE fl.noc_tenant_id = i.noc_id AND fl.osp_tenant_id = fo AND fl.status = 'active')
+                LIMIT 1) AS bad_failover
+        FROM input i
+        JOIN firsts f ON f.rid = i.rid
+        LEFT JOIN job_allocations a ON a.request_id = i.rid
+        LEFT JOIN noc_tenants n ON n.id = i.noc_id
+        LEFT JOIN osp_tenants o ON o.id = i.osp_id
+        LEFT JOIN noc_osp_links l ON l.noc_tenant_id = i.noc_id AND l.osp_tenant_id = i.osp_id
+    ),
+    own AS (
+        SELECT c.*,
+            CASE
+                WHEN c.conflict THEN 'request_id_conflict'
+                WHEN c.had THEN NULL
+                WHEN NOT c.noc_ok THEN 'unknown_noc'
+                WHEN NOT c.osp_ok THEN 'unknown_osp'
+                WHEN c.link_status IS DISTINCT FROM 'active' THEN 'link_not_active'
+                WHEN NOT c.roster_ok THEN 'no_roster_for_region'
+                WHEN c.bad_failover IS NOT NULL THEN 'failover_link_not_active'
+            END AS own_why
+        FROM checked c
+    ),
+    -- A repeat of a request id inside the batch gets its first occurrence's decision.
+    decided AS (
+        SELECT o.*, CASE WHEN o.repeat AND NOT o.conflict THEN first.own_why ELSE o.own_why END AS why
+        FROM own o JOIN firsts f ON f.rid = o.rid JOIN own first ON first.ord = f.ord
+    ),
+    -- New numbers, per OSP, in batch order, after the locked counter.
+    fresh AS (
+        SELECT d.ord, d.rid, d.eco, d.noc_id, d.osp_id,
+               k.last_number + row_number() OVER (PARTITION BY d.osp_id ORDER BY d.ord) AS num,
+               render_job_number(d.job_template, d.job_prefix, d.noc_code,
+                   k.last_number + row_number() OVER (PARTITION BY d.osp_id ORDER BY d.ord),
+                   extract(year FROM now() AT TIME ZONE 'UTC')::int) AS job
+        FROM decided d JOIN job_counters k ON k.osp_tenant_id = d.osp_id
+        WHERE d.why IS NULL AND NOT d.had AND NOT d.repeat
+    ),
+    inserted AS (
+        INSERT INTO job_allocations (request_id, eco_id, noc_tenant_id, osp_tenant_id, number, job_number, allocated_at)
+        SELECT fr.rid, fr.eco, fr.noc_id, fr.osp_id, fr.num, fr.job, now() FROM fresh fr
+        RETURNING job_allocations.request_id
+    ),
+    bumped AS (
+        UPDATE job_counters k SET last_number = k.last_number + g.n
+        FROM (SELECT fr.osp_id, count(*) AS n FROM fresh fr GROUP BY fr.osp_id) g
+        WHERE k.osp_tenant_id = g.osp_id
+        RETURNING k.osp_tenant_id
+    )
+    SELECT d.rid,
+           coalesce(d.a_eco, fr.eco, fr1.eco, d.eco),
+           CASE WHEN d.why IS NULL THEN 'created' ELSE 'rejected' END,
+           d.why,
+           CASE d.why
+               WHEN 'request_id_conflict' THEN 'request_id was already used for a different NOC/OSP pair'
+               WHEN 'unknown_noc' THEN format('NOC tenant %L does not exist', d.noc_id)
+               WHEN 'unknown_osp' THEN format('OSP tenant %L does not exist', d.osp_id)
+               WHEN 'link_not_active' THEN format('link %s -> %s is %s', d.noc_id, d.osp_id, coalesce(d.link_status, 'missing'))
+               WHEN 'no_roster_for_region' THEN format('OSP %s has no roster contacts for region %L', d.osp_id, d.region)
+               WHEN 'failover_link_not_active' THEN format('failover OSP %L is the primary OSP or has no active link to %s', d.bad_failover, d.noc_id)
+           END,
+           CASE WHEN d.why IS NULL THEN coalesce(d.a_number, fr.num, fr1.num) END,
+           CASE WHEN d.why IS NULL THEN coalesce(d.a_job, fr.job, fr1.job) END,
+           CASE WHEN d.why IS NULL THEN coalesce(d.a_at, now()) END,
+           d.had OR (d.repeat AND d.why IS NULL),
+           p.loop_count, p.retry_after_seconds, p.max_retries, p.failover_osp_ids, p.ring_duration_seconds
+    FROM decided d
+    LEFT JOIN fresh fr ON fr.ord = d.ord
+    -- A repeat inside the batch takes the number its first occurrence just got.
+    LEFT JOIN firsts f ON f.rid = d.rid
+    LEFT JOIN fresh fr1 ON fr1.ord = f.ord AND d.repeat
+    LEFT JOIN noc_callout_policies p ON p.noc_tenant_id = d.noc_id
+    ORDER BY d.ord;
 END
 $fn$;
 -- +goose StatementEnd

@@ -31,23 +31,30 @@ type bundle struct {
 	producer  *kgo.Client
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
-	db := pgtest.New(t)
-	store := tenancy.Store{Pool: db.Pool}
-	if err := devdata.Seed(context.Background(), store); err != nil {
-		t.Fatalf("seed: %v", err)
-	}
+	db, store := seeded(t)
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := kafkatest.New(t)
 	return &bundle{kafka: k, db: db, tenancy: store, validator: v,
-		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))}
+		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0))}
 }
 
 // replica runs one eco-processor until the returned stop is called or the test ends.
+// seeded is a migrated schema with the demo tenants.
+func seeded(t testing.TB) (*pgtest.Schema, tenancy.Store) {
+	t.Helper()
+	db := pgtest.New(t)
+	store := tenancy.Store{Pool: db.Pool}
+	if err := devdata.Seed(context.Background(), store); err != nil {
+		t.Fatalf("seed: %v", err)
+	}
+	return db, store
+}
+
 type replica struct {
 	p    *ecoprocessor.Processor
 	stop context.CancelFunc
@@ -55,7 +62,7 @@ type replica struct {
 	once sync.Once
 }
 
-func (b *bundle) startReplica(t *testing.T, name string, store ecoprocessor.Store, hook func(*ecoprocessor.Processor)) *replica {
+func (b *bundle) startReplica(t testing.TB, name string, store ecoprocessor.Store, hook func(*ecoprocessor.Processor)) *replica {
 	t.Helper()
 	if store == nil {
 		store = ecoprocessor.PGStore{Pool: b.db.Pool}
@@ -80,7 +87,7 @@ func (b *bundle) startReplica(t *testing.T, name string, store ecoprocessor.Stor
 }
 
 // Stop shuts the replica down cleanly and fails the test if Run returned an error.
-func (r *replica) Stop(t *testing.T) {
+func (r *replica) Stop(t testing.TB) {
 	r.once.Do(func() {
 		r.stop()
 		select {
@@ -114,7 +121,7 @@ func request(noc, osp, region string) *schemas.ECORequest {
 }
 
 // produce sends requests in order (per key order is what the processor preserves).
-func (b *bundle) produce(t *testing.T, reqs ...*schemas.ECORequest) {
+func (b *bundle) produce(t testing.TB, reqs ...*schemas.ECORequest) {
 	t.Helper()
 	recs := make([]*kgo.Record, len(reqs))
 	for i, r := range reqs {
@@ -127,7 +134,7 @@ func (b *bundle) produce(t *testing.T, reqs ...*schemas.ECORequest) {
 	b.produceRaw(t, recs...)
 }
 
-func (b *bundle) produceRaw(t *testing.T, recs ...*kgo.Record) {
+func (b *bundle) produceRaw(t testing.TB, recs ...*kgo.Record) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -145,7 +152,7 @@ type outcomes struct {
 }
 
 // awaitOutcomes reads strike.eco.events.v1 until every request has an outcome.
-func (b *bundle) awaitOutcomes(t *testing.T, n int) outcomes {
+func (b *bundle) awaitOutcomes(t testing.TB, n int) outcomes {
 	t.Helper()
 	recs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, n, 60*time.Second)
 	o := outcomes{created: map[string]schemas.ECOCreated{}, rejected: map[string]schemas.ECORejected{},
@@ -176,7 +183,7 @@ func (b *bundle) awaitOutcomes(t *testing.T, n int) outcomes {
 	return o
 }
 
-func mustJSON(t *testing.T, raw []byte, v any) {
+func mustJSON(t testing.TB, raw []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(raw, v); err != nil {
 		t.Fatalf("decode %s: %v", raw, err)
@@ -185,7 +192,7 @@ func mustJSON(t *testing.T, raw []byte, v any) {
 
 // assertContiguous checks that, per OSP, the requests in order got numbers 1..n (or continuing
 // from first) with no gap, no duplicate and no reordering, each exactly once.
-func assertContiguous(t *testing.T, o outcomes, byOSP map[string][]*schemas.ECORequest) {
+func assertContiguous(t testing.TB, o outcomes, byOSP map[string][]*schemas.ECORequest) {
 	t.Helper()
 	for osp, reqs := range byOSP {
 		for i, r := range reqs {
@@ -204,7 +211,7 @@ func assertContiguous(t *testing.T, o outcomes, byOSP map[string][]*schemas.ECOR
 }
 
 // addOSPs creates n extra OSPs linked to Northwind, each with a metro-north roster.
-func (b *bundle) addOSPs(t *testing.T, n int) []string {
+func (b *bundle) addOSPs(t testing.TB, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	var out []string
@@ -218,7 +225,7 @@ func (b *bundle) addOSPs(t *testing.T, n int) []string {
 	return out
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -568,5 +575,28 @@ func TestUndecodableInputGoesToTheDLQWithReasonAndOrigin(t *testing.T) {
 		if v.Error == "" || v.Consumer != ecoprocessor.Name || (v.OriginalValue == nil && v.OriginalValueBase64 == "") {
 			t.Errorf("DLQ value %+v lacks error, consumer or the original value", v)
 		}
+	}
+}
+
+func TestARefusedRequestRepeatedInOneBatchIsRefusedTwice(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	bad := request(devdata.NOCNorthwind, devdata.OSPAcme, "far-away")
+	good := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	// Produced before the replica starts, so all three arrive in one batch.
+	b.produce(t, bad, good, bad)
+	b.startReplica(t, "a", nil, nil)
+	recs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 3, 30*time.Second)
+	counts := map[string]int{}
+	for _, r := range recs {
+		counts[cloudevents.Parse(r).Type]++
+	}
+	if counts[schemas.TypeECORejected] != 2 || counts[schemas.TypeECOCreated] != 1 {
+		t.Errorf("outcomes %v, want the refused request rejected twice and the good one created", counts)
+	}
+	var last int64
+	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT last_number FROM job_counters WHERE osp_tenant_id = $1`, devdata.OSPAcme).Scan(&last))
+	if last != 1 {
+		t.Errorf("counter = %d, want 1", last)
 	}
 }
