@@ -235,9 +235,10 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 
 // decision is what happens to one input record.
 type decision struct {
-	in  *kgo.Record
-	req schemas.ECORequest
-	out *kgo.Record // set once decided: a DLQ record, a rejection or a creation
+	in     *kgo.Record
+	req    schemas.ECORequest
+	cancel *schemas.ECOCancel // set for a cancel request
+	out    *kgo.Record        // set once decided: a DLQ record, a rejection or a creation
 	// alloc is the index into the allocation batch, or -1.
 	alloc int
 }
@@ -248,12 +249,22 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	now := p.cfg.Now()
 	ds := make([]decision, len(recs))
 	var batch []AllocationRequest
+	var cancels []string
 	for i, r := range recs {
 		d := &ds[i]
 		d.in, d.alloc = r, -1
-		if typ, ok := cloudevents.Header(r, cloudevents.HeaderType); ok && typ != schemas.TypeECORequest {
+		typ, _ := cloudevents.Header(r, cloudevents.HeaderType)
+		switch typ {
+		case "", schemas.TypeECORequest:
+		case schemas.TypeECOCancel:
+			d.cancel = p.decodeCancel(d, now)
+			if d.cancel != nil {
+				cancels = append(cancels, d.cancel.ECOID)
+			}
+			continue
+		default:
 			d.out = dlq.Record(Name, r, schemas.DLQUnsupportedType,
-				fmt.Errorf("ce_type %q on %s, want %s", typ, r.Topic, schemas.TypeECORequest), now)
+				fmt.Errorf("ce_type %q on %s, want %s or %s", typ, r.Topic, schemas.TypeECORequest, schemas.TypeECOCancel), now)
 			continue
 		}
 		if err := p.deps.Validator.Decode(schemas.TypeECORequest, r.Value, &d.req); err != nil {
@@ -294,10 +305,23 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		}
 	}
 
+	// Cancels are looked up after the allocations, so a cancel in the same batch as its ECO's
+	// request finds it.
+	var ecos map[string]ECO
+	if len(cancels) > 0 {
+		var err error
+		if ecos, err = p.deps.Store.FindECOs(ctx, cancels); err != nil {
+			return nil, nil, err
+		}
+	}
+
 	counts := map[string]int{}
 	outs := make([]*kgo.Record, 0, len(recs))
 	for i := range ds {
 		d := &ds[i]
+		if d.cancel != nil {
+			d.out = p.cancelled(*d.cancel, ecos, now)
+		}
 		if d.alloc >= 0 {
 			a := allocs[d.alloc]
 			if a.Created {
@@ -314,13 +338,53 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	return outs, counts, nil
 }
 
+// decodeCancel validates a cancel request; a bad one gets its DLQ record in d.out.
+func (p *Processor) decodeCancel(d *decision, now time.Time) *schemas.ECOCancel {
+	var c schemas.ECOCancel
+	if err := p.deps.Validator.Decode(schemas.TypeECOCancel, d.in.Value, &c); err != nil {
+		reason := schemas.DLQSchemaViolation
+		if errors.Is(err, schemas.ErrInvalidJSON) {
+			reason = schemas.DLQInvalidJSON
+		}
+		d.out = dlq.Record(Name, d.in, reason, err, now)
+		return nil
+	}
+	if string(d.in.Key) != c.OSPTenantID {
+		d.out = dlq.Record(Name, d.in, schemas.DLQKeyMismatch,
+			fmt.Errorf("record key %q differs from osp_tenant_id %q", d.in.Key, c.OSPTenantID), now)
+		return nil
+	}
+	d.req = schemas.ECORequest{RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID}
+	return &c
+}
+
+// cancelled turns a valid cancel into eco.cancelled, or a rejection when the ECO does not exist
+// for that NOC and OSP (a NOC cannot cancel another NOC's ECO, and learns nothing about it).
+func (p *Processor) cancelled(c schemas.ECOCancel, ecos map[string]ECO, now time.Time) *kgo.Record {
+	e, ok := ecos[c.ECOID]
+	if !ok || e.NOCTenantID != c.NOCTenantID || e.OSPTenantID != c.OSPTenantID {
+		return event(topics.ECOEvents, c.ECOID, schemas.TypeECORejected, now, schemas.ECORejected{
+			ECOID: c.ECOID, RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID,
+			Reason: schemas.ReasonUnknownECO, Detail: fmt.Sprintf("no ECO %s for NOC %s and OSP %s", c.ECOID, c.NOCTenantID, c.OSPTenantID),
+			RejectedAt: now.UTC(),
+		}, c.RequestID, schemas.ReasonUnknownECO)
+	}
+	return event(topics.ECOEvents, c.ECOID, schemas.TypeECOCancelled, now, schemas.ECOCancelled{
+		ECOID: c.ECOID, RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID,
+		JobNumber: e.JobNumber, CancelledBy: c.RequestedBy, Reason: c.Reason, CancelledAt: now.UTC(),
+	}, c.ECOID)
+}
+
 func outcomeOf(r *kgo.Record) string {
 	switch r.Topic {
 	case topics.DLQ:
 		return "dlq"
 	}
-	if t, _ := cloudevents.Header(r, cloudevents.HeaderType); t == schemas.TypeECORejected {
+	switch t, _ := cloudevents.Header(r, cloudevents.HeaderType); t {
+	case schemas.TypeECORejected:
 		return "rejected"
+	case schemas.TypeECOCancelled:
+		return "cancelled"
 	}
 	return "created"
 }
@@ -387,7 +451,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_eco_processor_records_total",
-			Help: "ECO requests decided, by outcome (created, rejected, dlq), counted once committed.",
+			Help: "ECO requests and cancels decided, by outcome (created, rejected, cancelled, dlq), counted once committed.",
 		}, []string{"outcome"}),
 		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_eco_processor_transactions_total",

@@ -15,6 +15,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/tenancy"
@@ -598,5 +599,51 @@ func TestARefusedRequestRepeatedInOneBatchIsRefusedTwice(t *testing.T) {
 	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT last_number FROM job_counters WHERE osp_tenant_id = $1`, devdata.OSPAcme).Scan(&last))
 	if last != 1 {
 		t.Errorf("counter = %d, want 1", last)
+	}
+}
+
+func TestCancelOfAnExistingECOBecomesECOCancelledAndOthersAreRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	req := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	ecoID := ids.ECOID(req.RequestID)
+	cancel := func(noc, osp, eco string) *kgo.Record {
+		rec, err := ecorequest.CancelRecord(b.validator, &schemas.ECOCancel{ECOID: eco, NOCTenantID: noc, OSPTenantID: osp,
+			RequestedBy: schemas.Requester{Name: "Noor"}, Reason: "restored"}, "test", time.Now())
+		must(t, err)
+		return rec
+	}
+	reqRec, err := ecorequest.Record(b.validator, req, "test", time.Now())
+	must(t, err)
+	// The ECO's request and its cancel in one batch, then a cancel by another NOC and one for an
+	// ECO that does not exist.
+	b.produceRaw(t, reqRec, cancel(devdata.NOCNorthwind, devdata.OSPAcme, ecoID),
+		cancel(devdata.NOCHarbor, devdata.OSPAcme, ecoID),
+		cancel(devdata.NOCNorthwind, devdata.OSPAcme, uuid.NewString()))
+	b.startReplica(t, "a", nil, nil)
+	recs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 4, 30*time.Second)
+	var types []string
+	var got schemas.ECOCancelled
+	rejected := 0
+	for _, r := range recs {
+		ce := cloudevents.Parse(r)
+		types = append(types, ce.Type)
+		switch ce.Type {
+		case schemas.TypeECOCancelled:
+			mustJSON(t, r.Value, &got)
+		case schemas.TypeECORejected:
+			var rej schemas.ECORejected
+			mustJSON(t, r.Value, &rej)
+			if rej.Reason != schemas.ReasonUnknownECO {
+				t.Errorf("rejection reason %q, want unknown_eco", rej.Reason)
+			}
+			rejected++
+		}
+	}
+	if got.ECOID != ecoID || got.JobNumber == "" || got.CancelledBy.Name != "Noor" {
+		t.Errorf("eco.cancelled = %+v (events %v)", got, types)
+	}
+	if rejected != 2 {
+		t.Errorf("%d rejections, want 2: another NOC's cancel and an unknown ECO (events %v)", rejected, types)
 	}
 }

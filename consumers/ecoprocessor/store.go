@@ -40,6 +40,13 @@ type Store interface {
 	// Allocate decides reqs in order in one transaction and returns one Allocation per request,
 	// in the same order. A request that already had a number gets it again.
 	Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allocation, error)
+	// FindECOs returns the ECOs among ecoIDs that exist, by eco id.
+	FindECOs(ctx context.Context, ecoIDs []string) (map[string]ECO, error)
+}
+
+// ECO is an allocated ECO as a cancel needs it.
+type ECO struct {
+	ECOID, NOCTenantID, OSPTenantID, JobNumber string
 }
 
 // PGStore is the PostgreSQL Store: one round trip per batch through allocate_jobs
@@ -98,3 +105,22 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 }
 
 var _ Store = PGStore{}
+
+// FindECOs implements Store.
+func (s PGStore) FindECOs(ctx context.Context, ecoIDs []string) (map[string]ECO, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT eco_id::text, noc_tenant_id, osp_tenant_id, job_number
+		FROM job_allocations WHERE eco_id = ANY($1::uuid[])`, ecoIDs)
+	if err != nil {
+		return nil, fmt.Errorf("find ECOs: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]ECO, len(ecoIDs))
+	for rows.Next() {
+		var e ECO
+		if err := rows.Scan(&e.ECOID, &e.NOCTenantID, &e.OSPTenantID, &e.JobNumber); err != nil {
+			return nil, fmt.Errorf("find ECOs: %w", err)
+		}
+		out[e.ECOID] = e
+	}
+	return out, rows.Err()
+}

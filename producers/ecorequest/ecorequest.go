@@ -7,7 +7,6 @@ package ecorequest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -151,6 +150,3 @@ func (w *Waiter) Wait(ctx context.Context, requestID string) (Outcome, error) {
 
 // Close stops the waiter.
 func (w *Waiter) Close() { w.cl.Close() }
-
-// ErrRejected is returned by callers that treat a rejection as a failure.
-var ErrRejected = errors.New("request rejected")
