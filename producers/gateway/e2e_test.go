@@ -15,7 +15,7 @@ import (
 )
 
 // TestIntakeReachesBothBoardsThroughThePipeline follows one ECO from an HTTP POST through the
-// real eco-processor and sink to the NOC's and the OSP's boards.
+// real eco-processor and sink to the NOC's and the OSP's boards, then its cancel the same way.
 func TestIntakeReachesBothBoardsThroughThePipeline(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -63,5 +63,24 @@ func TestIntakeReachesBothBoardsThroughThePipeline(t *testing.T) {
 	}
 	if r := w.do(t, agent, "GET", "/v1/osps/osp-acme/ecos/"+ack.ECOID, nil); r.status != 200 {
 		t.Errorf("the OSP does not see the new ECO: %d", r.status)
+	}
+
+	// The NOC cancels; the eco-processor turns the request into eco.cancelled, the sink
+	// projects it, and both tenants see the ECO cancelled.
+	if r := w.do(t, single, "POST", ack.ECOURL+"/cancel", map[string]string{"reason": "fixed remotely"}); r.status != 202 {
+		t.Fatalf("cancel: %d %s", r.status, r.body)
+	}
+	for {
+		d := decode[gateway.ECODetail](t, w.do(t, agent, "GET", "/v1/osps/osp-acme/ecos/"+ack.ECOID, nil))
+		if d.Status == "cancelled" {
+			if d.CancelReason == nil || *d.CancelReason != "fixed remotely" {
+				t.Errorf("cancel reason %v", d.CancelReason)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cancel never reached the OSP's board: status %s", d.Status)
+		}
+		<-tick.C
 	}
 }
