@@ -66,3 +66,18 @@ func render(r twimlResponse) string {
 	}
 	return xml.Header + string(b)
 }
+
+// RepromptTwiML asks again for one key after an invalid one, posting to actionURL. The gateway
+// serves it from the gather webhook, which knows no job details, so it says none.
+func RepromptTwiML(actionURL string) string {
+	return render(twimlResponse{
+		Gather: &twimlGather{
+			NumDigits: gatherNumDigits,
+			Action:    actionURL,
+			Method:    "POST",
+			Timeout:   gatherTimeout,
+			Say:       "Sorry, that key is not valid. Press 1 to accept the emergency callout, 2 to decline.",
+		},
+		Say: []string{"No input received."},
+	})
+}

@@ -1,0 +1,218 @@
+// Package callbacks is the gateway's Twilio webhook side: it accepts status callbacks and gather
+// results only with a valid X-Twilio-Signature and publishes each to
+// strike.telephony.callbacks.v1 keyed by ECO id, where the dialer replica that owns the ECO's
+// partition reads it. It holds no ring-down state (DESIGN §3): the dialer decides what a
+// callback means.
+package callbacks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/internal/twilio"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// maxGatherAttempts is how many times a caller is prompted before an invalid key is passed on
+// as is (the dialer then treats the call as unanswered).
+const maxGatherAttempts = 3
+
+// maxBody bounds a webhook body; Twilio's are a few hundred bytes.
+const maxBody = 16 << 10
+
+// Producer publishes records; *kgo.Client satisfies it.
+type Producer interface {
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+}
+
+// Config configures the handlers.
+type Config struct {
+	// PublicBaseURL is Strike's base URL as Twilio reaches it (the load balancer's, in
+	// production). Twilio signs the exact URL it posted to, so validation rebuilds it from this
+	// base, never from the Host header. Required.
+	PublicBaseURL string
+	// AuthToken is the token webhooks are signed with. Required; never logged.
+	AuthToken string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the webhook routes.
+type Handler struct {
+	cfg     Config
+	out     Producer
+	log     zerolog.Logger
+	metrics *metrics
+}
+
+// New validates cfg and builds the handler.
+func New(out Producer, log zerolog.Logger, reg prometheus.Registerer, cfg Config) (*Handler, error) {
+	if cfg.PublicBaseURL == "" || cfg.AuthToken == "" {
+		return nil, errors.New("callbacks: PublicBaseURL and AuthToken are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg, out: out, log: log.With().Str(logging.FieldComponent, "twilio-webhooks").Logger(),
+		metrics: newMetrics(reg)}, nil
+}
+
+// Mount adds the routes to mux.
+func (h *Handler) Mount(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+twilio.StatusPath, h.status)
+	mux.HandleFunc("POST "+twilio.GatherPath, h.gather)
+}
+
+// verified checks the signature and parses the callback. It writes the error answer itself
+// and returns ok=false when the request must be refused.
+func (h *Handler) verified(w http.ResponseWriter, r *http.Request, kind string) (twilio.Callback, string, string, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		h.refuse(w, kind, "bad_form", http.StatusBadRequest)
+		return twilio.Callback{}, "", "", false
+	}
+	url := h.cfg.PublicBaseURL + r.URL.Path + "?" + r.URL.RawQuery
+	sig := r.Header.Get(twilio.SignatureHeader)
+	if sig == "" || !twilio.ValidateRequest(h.cfg.AuthToken, url, twilio.FormParams(r.PostForm), sig) {
+		// Forged, tampered or mis-addressed: nothing is published.
+		h.refuse(w, kind, "bad_signature", http.StatusForbidden)
+		return twilio.Callback{}, "", "", false
+	}
+	ecoID, callID := r.URL.Query().Get("eco_id"), r.URL.Query().Get("call_id")
+	if _, err := uuid.Parse(ecoID); err != nil || callID == "" || len(callID) > 200 {
+		h.refuse(w, kind, "bad_query", http.StatusBadRequest)
+		return twilio.Callback{}, "", "", false
+	}
+	cb, err := twilio.ParseCallback(r.PostForm)
+	if err != nil {
+		h.log.Warn().Err(err).Str(logging.FieldECO, ecoID).Msg("signed callback with invalid fields refused")
+		h.refuse(w, kind, "bad_fields", http.StatusBadRequest)
+		return twilio.Callback{}, "", "", false
+	}
+	return cb, ecoID, callID, true
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	cb, ecoID, callID, ok := h.verified(w, r, schemas.CallbackStatus)
+	if !ok {
+		return
+	}
+	ev := h.event(cb, ecoID, callID, schemas.CallbackStatus)
+	if cb.SequenceNumber >= 0 {
+		seq := cb.SequenceNumber
+		ev.SequenceNumber = &seq
+	}
+	if err := h.publish(r.Context(), ev, strconv.Itoa(cb.SequenceNumber)+"/"+cb.CallStatus); err != nil {
+		// Twilio retries a failed status callback only on connection errors; a 5xx at least
+		// shows in its debugger, and the dialer's reconciliation fetches the call anyway.
+		http.Error(w, "could not record the callback", http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
+	cb, ecoID, callID, ok := h.verified(w, r, schemas.CallbackGather)
+	if !ok {
+		return
+	}
+	attempt, _ := strconv.Atoi(r.URL.Query().Get("attempt"))
+	attempt = max(attempt, 1)
+	valid := cb.Digits == "1" || cb.Digits == "2"
+	if !valid && attempt < maxGatherAttempts {
+		// Ask again; nothing to tell the dialer yet.
+		next := twilio.WebhookURLs{Base: h.cfg.PublicBaseURL}.Gather(ecoID, callID, attempt+1)
+		h.metrics.received.WithLabelValues(schemas.CallbackGather, "reprompted").Inc()
+		writeTwiML(w, twilio.RepromptTwiML(next))
+		return
+	}
+	ev := h.event(cb, ecoID, callID, schemas.CallbackGather)
+	ev.GatherAttempt = attempt
+	if err := h.publish(r.Context(), ev, strconv.Itoa(attempt)+"/"+cb.Digits); err != nil {
+		writeTwiML(w, twilio.SayTwiML("Sorry, we could not record your answer. You will be called again."))
+		return
+	}
+	switch cb.Digits {
+	case "1":
+		// The dialer decides whether this acceptance fills the ECO or comes too late, and
+		// records a late one as such; the caller hears a neutral confirmation.
+		writeTwiML(w, twilio.SayTwiML("Thank you. Your answer has been recorded. Strike will confirm the job to you."))
+	case "2":
+		writeTwiML(w, twilio.SayTwiML("You declined this callout. Goodbye."))
+	default:
+		writeTwiML(w, twilio.SayTwiML("No valid answer received. Goodbye."))
+	}
+}
+
+func (h *Handler) event(cb twilio.Callback, ecoID, callID, kind string) schemas.TelephonyCallback {
+	ev := schemas.TelephonyCallback{
+		ECOID: ecoID, CallID: callID, Kind: kind, CallSID: cb.CallSID, AccountSID: cb.AccountSID,
+		CallStatus: cb.CallStatus, Digits: cb.Digits, SIPResponseCode: cb.SipResponseCode,
+		CallDurationSeconds: int(cb.CallDuration / time.Second), ReceivedAt: h.cfg.Now().UTC(),
+	}
+	if !cb.Timestamp.IsZero() {
+		ev.TwilioTimestamp = cb.Timestamp.UTC().Format(time.RFC3339)
+	}
+	return ev
+}
+
+// publish produces ev keyed by its ECO. idPart makes the ce_id of a callback Twilio sent twice
+// equal, so the dialer can drop the copy.
+func (h *Handler) publish(ctx context.Context, ev schemas.TelephonyCallback, idPart string) error {
+	value, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode callback: %w", err)
+	}
+	rec := cloudevents.Record(topics.TelephonyCallbacks, ev.ECOID, cloudevents.Event{
+		ID:   ids.EventID(schemas.TypeTelephonyCallback, ev.CallSID, ev.Kind, idPart),
+		Type: schemas.TypeTelephonyCallback, Source: "strike/gateway", Subject: ev.ECOID, Time: ev.ReceivedAt,
+	}, value)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.out.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		h.metrics.received.WithLabelValues(ev.Kind, "publish_failed").Inc()
+		h.log.Error().Err(err).Str(logging.FieldECO, ev.ECOID).Str("call_sid", ev.CallSID).Msg("publish callback")
+		return err
+	}
+	h.metrics.received.WithLabelValues(ev.Kind, "published").Inc()
+	return nil
+}
+
+func (h *Handler) refuse(w http.ResponseWriter, kind, why string, status int) {
+	h.metrics.received.WithLabelValues(kind, why).Inc()
+	http.Error(w, http.StatusText(status), status)
+}
+
+func writeTwiML(w http.ResponseWriter, doc string) {
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = w.Write([]byte(doc))
+}
+
+type metrics struct {
+	received *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{received: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "strike_twilio_webhooks_total",
+		Help: "Twilio webhooks by kind (status, gather) and outcome (published, reprompted, bad_signature, bad_query, bad_fields, bad_form, publish_failed).",
+	}, []string{"kind", "outcome"})}
+	if reg != nil {
+		reg.MustRegister(m.received)
+	}
+	return m
+}
