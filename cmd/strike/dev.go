@@ -146,6 +146,14 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("gateway")(rt.gateway()); err != nil {
 		return err
 	}
+	sim, tel, err := startDevTwilio(ctx, log, "http://"+o.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	if err := add("twilio-webhooks")(rt.twilioWebhooks(tel)); err != nil {
+		return err
+	}
 	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
 	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)

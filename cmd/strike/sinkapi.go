@@ -79,19 +79,25 @@ in the same PostgreSQL transaction. Replicas share partitions through the consum
 }
 
 func newRunGatewayCmd(g *globals) *cobra.Command {
-	var conn connFlags
+	var (
+		conn connFlags
+		tel  telephonyOpts
+	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Serve the tenant-scoped HTTP API (/v1) beside /metrics and the health endpoints",
 		Long: `Serves the /v1 API on --http-addr: who-am-I, ECO boards per NOC and per OSP, ECO detail,
 HTTP intake and cancel of ECOs (produced to strike.eco.requests.v1), and system-admin routes.
-Authenticate with a token from 'strike admin token create'. See docs/api.md.`,
+Authenticate with a token from 'strike admin token create'. See docs/api.md.
+With STRIKE_TWILIO_AUTH_TOKEN and --public-base-url set, it also accepts Twilio's status and
+gather webhooks (signature-checked) and publishes them to strike.telephony.callbacks.v1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runOne(cmd.Context(), g, conn, "gateway", func(rt *runtime) (componentFunc, error) { return rt.gateway() })
+			return runOne(cmd.Context(), g, conn, "gateway", func(rt *runtime) (componentFunc, error) { return rt.gatewayWithWebhooks(tel) })
 		},
 	}
 	conn.register(cmd)
+	tel.register(cmd)
 	return cmd
 }
 
