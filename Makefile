@@ -22,6 +22,10 @@ run: build ## Run the whole system locally: embedded Kafka, local PostgreSQL, ev
 test: ## Run every test (real PostgreSQL at DATABASE_URL, embedded kfake broker), with the race detector
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
+.PHONY: test-docker
+test-docker: ## Run the same tests against a real Kafka broker in a container (needs Docker; testcontainers-go)
+	STRIKE_TEST_BROKER=container $(GO) test -count=1 -timeout 60m $(PKGS)
+
 .PHONY: test-short
 test-short: ## Run the tests without the race detector and without multi-process crash tests
 	$(GO) test -short -count=1 $(PKGS)
