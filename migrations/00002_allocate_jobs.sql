@@ -41,7 +41,11 @@ RETURNS TABLE (
     max_retries           integer,
     failover_osp_ids      text[],
     ring_duration_seconds integer
-) LANGUAGE plpgsql AS $fn$
+) LANGUAGE plpgsql
+-- The batch statement is large; planning it afresh for each call costs more than running it on a
+-- small batch. Its shape never depends on the data, so one generic plan per connection serves.
+SET plan_cache_mode = force_generic_plan
+AS $fn$
 BEGIN
     -- Every OSP in the batch gets a counter row, then all of them are locked in one fixed order.
     -- Two processors holding overlapping batches (a zombie and the partition's new owner) then
