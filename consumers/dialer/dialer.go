@@ -144,7 +144,7 @@ type Dialer struct {
 	inflight map[string]bool
 	orphans  map[string]item
 
-	beforeCommit func() // test hook
+	beforeCommit func(commands int) // test hook
 }
 
 // owned is one ring-down in memory with its timer.
@@ -443,8 +443,8 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 			return false, d.abort(ctx, sess, fmt.Errorf("produce: %w", err))
 		}
 	}
-	if d.beforeCommit != nil && len(b.cmds) > 0 {
-		d.beforeCommit()
+	if d.beforeCommit != nil {
+		d.beforeCommit(len(b.cmds))
 	}
 	committed, err := sess.End(context.WithoutCancel(ctx), kgo.TryCommit)
 	if err != nil {

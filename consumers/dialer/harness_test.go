@@ -468,3 +468,15 @@ func engagement(loops, retries, retryAfter, ring int, failover ...string) schema
 	return schemas.Engagement{LoopCount: loops, MaxRetries: retries, RetryAfterSeconds: retryAfter,
 		RingDurationSeconds: ring, FailoverOSPIDs: failover}
 }
+
+// createdFor produces an eco.created of noc's ECO at osp (one pass, 10 s ring).
+func (e *env) createdFor(noc, osp string) string {
+	e.t.Helper()
+	reqID := uuid.NewString()
+	ev := schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
+		NOCTenantID: noc, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
+		Site: schemas.Site{Name: "Exchange 7"}, Summary: "Fibre cut", RequestedBy: schemas.Requester{Name: "Noor"},
+		PeopleNeeded: 1, Engagement: engagement(1, 0, 1200, 10), CreatedAt: e.clock.Now().UTC()}
+	e.produceEvent(ev.ECOID, schemas.TypeECOCreated, ev)
+	return ev.ECOID
+}
