@@ -154,6 +154,9 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("twilio-webhooks")(rt.twilioWebhooks(tel)); err != nil {
 		return err
 	}
+	if err := add("dialer")(rt.dialer(tel, dialerOpts{transactionalID: "strike-dev-dialer"})); err != nil {
+		return err
+	}
 	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
 	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)
