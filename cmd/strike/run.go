@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+
 	"github.com/spf13/cobra"
 
 	"github.com/osprey-strike/strike/internal/kafkaclient"
@@ -50,28 +52,34 @@ eco.rejected to strike.eco.events.v1 and undecodable input to strike.dlq.v1.
 Topics must exist (run 'strike topics'); the database must be migrated ('strike migrate').`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := g.logger()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
-			if err != nil {
-				return err
-			}
-			defer rt.close()
-			if err := verifyTopics(ctx, conn.brokers); err != nil {
-				return err
-			}
-			run, err := rt.ecoProcessor(opts)
-			if err != nil {
-				return err
-			}
-			return ignoreCanceled(rt.serve(ctx, map[string]componentFunc{"eco-processor": run}))
+			return runOne(cmd.Context(), g, conn, "eco-processor", func(rt *runtime) (componentFunc, error) {
+				return rt.ecoProcessor(opts)
+			})
 		},
 	}
 	conn.register(cmd)
 	cmd.Flags().StringVar(&opts.group, "group", env("STRIKE_ECO_PROCESSOR_GROUP", "strike-eco-processor"), "consumer group (STRIKE_ECO_PROCESSOR_GROUP)")
 	cmd.Flags().StringVar(&opts.transactionalID, "transactional-id", env("STRIKE_TRANSACTIONAL_ID", ""), "transactional id, unique per live replica; default strike-eco-processor-<hostname> (STRIKE_TRANSACTIONAL_ID)")
 	return cmd
+}
+
+// runOne runs a single component the way every `strike run` subcommand does.
+func runOne(ctx context.Context, g *globals, conn connFlags, name string, build func(*runtime) (componentFunc, error)) error {
+	log, err := g.logger()
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	if err := verifyTopics(ctx, conn.brokers); err != nil {
+		return err
+	}
+	run, err := build(rt)
+	if err != nil {
+		return err
+	}
+	return ignoreCanceled(rt.serve(ctx, map[string]componentFunc{name: run}))
 }

@@ -101,27 +101,6 @@ gather webhooks (signature-checked) and publishes them to strike.telephony.callb
 	return cmd
 }
 
-// runOne runs a single component the way every `strike run` subcommand does.
-func runOne(ctx context.Context, g *globals, conn connFlags, name string, build func(*runtime) (componentFunc, error)) error {
-	log, err := g.logger()
-	if err != nil {
-		return err
-	}
-	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
-	if err != nil {
-		return err
-	}
-	defer rt.close()
-	if err := verifyTopics(ctx, conn.brokers); err != nil {
-		return err
-	}
-	run, err := build(rt)
-	if err != nil {
-		return err
-	}
-	return ignoreCanceled(rt.serve(ctx, map[string]componentFunc{name: run}))
-}
-
 func newSinkCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "sink", Short: "Sink maintenance: rebuild the projections"}
 	var (
