@@ -138,6 +138,8 @@ type Dialer struct {
 	// parts is the set of owned partitions, written by the group callbacks.
 	partsMu sync.Mutex
 	parts   map[int32]bool
+	// commitMu orders raw (offset-less) commits with revokes; see end.
+	commitMu sync.Mutex
 	// inflight holds the call ids of placements running on this replica, and orphans their
 	// results that arrived while the partition was not owned (an eager rebalance revokes and
 	// gives back the same partitions): a restore uses them instead of placing the call again.
@@ -199,6 +201,7 @@ func New(deps Deps, cfg Config) (*Dialer, error) {
 	d.machine = Machine{Rules: Rules{RingDefault: cfg.RingDuration, ReconcileMargin: cfg.ReconcileMargin,
 		AnswerGrace: cfg.AnswerGrace, PlaceRetry: cfg.PlaceRetry, Retention: cfg.Retention}}
 	d.work.signal = make(chan struct{}, 1)
+	d.work.done = make(chan struct{})
 	return d, nil
 }
 
@@ -333,6 +336,11 @@ func (d *Dialer) Run(ctx context.Context) error {
 }
 
 func (d *Dialer) setParts(ps []int32, owned bool) {
+	if !owned {
+		// Wait for a raw commit in progress: it must land before the rebalance goes on.
+		d.commitMu.Lock()
+		defer d.commitMu.Unlock()
+	}
 	d.partsMu.Lock()
 	defer d.partsMu.Unlock()
 	for _, p := range ps {
@@ -420,33 +428,45 @@ type input struct {
 // transact applies one batch in one Kafka transaction and, once committed, starts its side
 // effects and re-arms its timers.
 func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record, items []item) (bool, error) {
-	if err := sess.Begin(); err != nil {
+	// A batch of internal inputs only (timers, Twilio results) consumed no offsets. The
+	// session's End would, without offsets to commit, hold its rebalance lock for 500 ms after
+	// the commit (franz-go's pre-KIP-447 guard, chosen when no TxnOffsetCommit answered), which
+	// would cap such batches at two per second. Those batches run as plain transactions of the
+	// same client instead, fenced by our own ownership check under commitMu (see end).
+	raw := len(recs) == 0
+	var err error
+	if raw {
+		err = sess.Client().BeginTransaction()
+	} else {
+		err = sess.Begin()
+	}
+	if err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	b := &batch{d: d, ctx: ctx, work: map[string]*owned{}, dirty: map[string]bool{}, deleted: map[string]bool{}}
 	for _, r := range recs {
 		if err := b.applyRecord(r); err != nil {
-			return false, d.abort(ctx, sess, err)
+			return false, d.abort(ctx, sess, raw, err)
 		}
 	}
 	for i := range items {
 		if err := b.applyItem(&items[i]); err != nil {
-			return false, d.abort(ctx, sess, err)
+			return false, d.abort(ctx, sess, raw, err)
 		}
 	}
 	out, err := b.records()
 	if err != nil {
-		return false, d.abort(ctx, sess, err)
+		return false, d.abort(ctx, sess, raw, err)
 	}
 	if len(out) > 0 {
 		if err := sess.ProduceSync(ctx, out...).FirstErr(); err != nil {
-			return false, d.abort(ctx, sess, fmt.Errorf("produce: %w", err))
+			return false, d.abort(ctx, sess, raw, fmt.Errorf("produce: %w", err))
 		}
 	}
 	if d.beforeCommit != nil {
 		d.beforeCommit(len(b.cmds))
 	}
-	committed, err := sess.End(context.WithoutCancel(ctx), kgo.TryCommit)
+	committed, err := d.end(ctx, sess, b, raw)
 	if err != nil {
 		d.metrics.transactions.WithLabelValues("failed").Inc()
 		return false, fmt.Errorf("end transaction: %w", err)
@@ -460,8 +480,41 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 	return true, nil
 }
 
-func (d *Dialer) abort(ctx context.Context, sess *kgo.GroupTransactSession, cause error) error {
-	if _, err := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); err != nil {
+// end commits the transaction. A session transaction (records consumed) is fenced by the
+// session: it aborts if a rebalance revoked partitions meanwhile. A raw one (internal inputs
+// only) is fenced here: under commitMu, which the revoke callbacks also take, every ring-down
+// it touched must still be on an owned partition, so it commits either before a revoke
+// returns (and thus before any new owner restores) or not at all.
+func (d *Dialer) end(ctx context.Context, sess *kgo.GroupTransactSession, b *batch, raw bool) (bool, error) {
+	ctx = context.WithoutCancel(ctx)
+	if !raw {
+		return sess.End(ctx, kgo.TryCommit)
+	}
+	d.commitMu.Lock()
+	defer d.commitMu.Unlock()
+	how := kgo.TryCommit
+	for _, id := range b.order {
+		if !d.owns(b.work[id].partition) {
+			how = kgo.TryAbort
+		}
+	}
+	if err := sess.Client().Flush(ctx); err != nil {
+		how = kgo.TryAbort
+	}
+	if err := sess.Client().EndTransaction(ctx, how); err != nil {
+		return false, err
+	}
+	return how == kgo.TryCommit, nil
+}
+
+func (d *Dialer) abort(ctx context.Context, sess *kgo.GroupTransactSession, raw bool, cause error) error {
+	var err error
+	if raw {
+		err = sess.Client().EndTransaction(context.WithoutCancel(ctx), kgo.TryAbort)
+	} else {
+		_, err = sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
+	}
+	if err != nil {
 		return fmt.Errorf("abort after %v: %w", cause, err)
 	}
 	d.metrics.transactions.WithLabelValues("aborted").Inc()
@@ -481,6 +534,8 @@ type batch struct {
 	// accepted and firstCalls are metrics to count once committed.
 	accepted   []*State
 	firstCalls []*State
+	rosters    map[[2]string][]schemas.Contact
+	twilio     map[string]TwilioContext
 }
 
 // state returns the working copy of eco's state, cloning the committed one on first touch.
@@ -510,11 +565,7 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 		if b.state(ev.ECOID) != nil {
 			return nil // redelivered: the ring-down exists
 		}
-		roster, err := b.d.deps.Store.Roster(b.ctx, ev.OSPTenantID, ev.Region)
-		if err != nil {
-			return err
-		}
-		tc, err := b.d.deps.Store.TwilioContext(b.ctx, ev.NOCTenantID)
+		roster, tc, err := b.lookup(ev)
 		if err != nil {
 			return err
 		}
@@ -558,6 +609,32 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 	}
 	// eco.rejected and unknown types are not the dialer's business.
 	return nil
+}
+
+// lookup reads the roster and the NOC's Twilio context of a new ECO, once per batch for each
+// (OSP, region) and NOC: a storm of ECOs for one OSP costs two queries per batch, not per ECO.
+func (b *batch) lookup(ev schemas.ECOCreated) ([]schemas.Contact, TwilioContext, error) {
+	if b.rosters == nil {
+		b.rosters, b.twilio = map[[2]string][]schemas.Contact{}, map[string]TwilioContext{}
+	}
+	rk := [2]string{ev.OSPTenantID, ev.Region}
+	roster, ok := b.rosters[rk]
+	if !ok {
+		var err error
+		if roster, err = b.d.deps.Store.Roster(b.ctx, ev.OSPTenantID, ev.Region); err != nil {
+			return nil, TwilioContext{}, err
+		}
+		b.rosters[rk] = roster
+	}
+	tc, ok := b.twilio[ev.NOCTenantID]
+	if !ok {
+		var err error
+		if tc, err = b.d.deps.Store.TwilioContext(b.ctx, ev.NOCTenantID); err != nil {
+			return nil, TwilioContext{}, err
+		}
+		b.twilio[ev.NOCTenantID] = tc
+	}
+	return roster, tc, nil
 }
 
 // decode validates a value against its schema; invalid input is logged and skipped (the
@@ -756,8 +833,8 @@ func (d *Dialer) enqueue(j job) {
 type workQueue struct {
 	mu     sync.Mutex
 	jobs   []job
-	closed bool
-	signal chan struct{}
+	signal chan struct{} // a token: there may be jobs
+	done   chan struct{} // closed on shutdown
 }
 
 func (q *workQueue) push(j job) {
@@ -770,12 +847,7 @@ func (q *workQueue) push(j job) {
 	}
 }
 
-func (q *workQueue) close() {
-	q.mu.Lock()
-	q.closed = true
-	q.mu.Unlock()
-	close(q.signal)
-}
+func (q *workQueue) close() { close(q.done) }
 
 func (q *workQueue) pop() (job, bool) {
 	for {
@@ -787,19 +859,17 @@ func (q *workQueue) pop() (job, bool) {
 			more := len(q.jobs) > 0
 			q.mu.Unlock()
 			if more {
-				select { // pass the baton so another worker picks the rest up
+				select { // pass the token on so another worker takes the rest
 				case q.signal <- struct{}{}:
 				default:
 				}
 			}
 			return j, true
 		}
-		closed := q.closed
 		q.mu.Unlock()
-		if closed {
-			return job{}, false
-		}
-		if _, ok := <-q.signal; !ok {
+		select {
+		case <-q.signal:
+		case <-q.done:
 			return job{}, false
 		}
 	}
