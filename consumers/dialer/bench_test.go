@@ -3,7 +3,6 @@ package dialer_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -275,5 +274,4 @@ func BenchmarkRingDowns10k(b *testing.B) {
 		"(sim %.0f B/call subtracted); timer lateness p99 %v over %d timers (plain timers p99 %v)",
 		len(lat), rampUp, pct(lat, 0.5), pct(lat, 0.99), pct(rtts, 0.5), pct(rtts, 0.99), int(perRingDown), simPerCall,
 		pct(late, 0.99), len(late), pct(plainLate, 0.99))
-	_ = fmt.Sprint
 }
