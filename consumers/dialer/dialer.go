@@ -406,6 +406,8 @@ func (d *Dialer) drop(ps []int32) {
 	d.log.Info().Ints32("partitions", ps).Msg("partitions revoked; ring-downs dropped")
 }
 
+// activeCount counts the unfinished ring-downs in memory. It walks every state: call it on
+// partition changes only; commits adjust the gauge by difference.
 func (d *Dialer) activeCount() int {
 	n := 0
 	for _, o := range d.states {
@@ -747,19 +749,29 @@ func (b *batch) records() ([]*kgo.Record, error) {
 // committed installs the new states, re-arms their timers and starts the side effects.
 func (b *batch) committed() {
 	d := b.d
+	delta := 0
 	for _, id := range b.order {
 		w := b.work[id]
 		old := d.states[id]
-		if old != nil && old.timer != nil {
-			old.timer.Stop()
+		if old != nil {
+			if old.timer != nil {
+				old.timer.Stop()
+			}
+			if !old.st.Final() {
+				delta--
+			}
 		}
 		if b.deleted[id] {
 			delete(d.states, id)
 			continue
 		}
+		if !w.st.Final() {
+			delta++
+		}
 		d.states[id] = w
 		d.arm(id, w)
 	}
+	d.metrics.active.Add(float64(delta))
 	for _, st := range b.firstCalls {
 		d.metrics.firstCall.Observe(st.FirstCallAt.Sub(st.ECO.CreatedAt).Seconds())
 	}
@@ -771,7 +783,6 @@ func (b *batch) committed() {
 			d.enqueue(d.job(c, o))
 		}
 	}
-	d.metrics.active.Set(float64(d.activeCount()))
 }
 
 // arm sets the ring-down's timer to its next deadline (an absolute time in the state).

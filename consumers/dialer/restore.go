@@ -16,7 +16,7 @@ import (
 
 // restoreIdle is how long a restore read may see nothing new before the partitions count as
 // read to their end: read-committed fetches skip transaction markers without surfacing their
-// offsets, so "the last record's offset + 1 = end" is not a usable test.
+// offsets, so "the last record's offset + 1 = end" is not always reached.
 const restoreIdle = 500 * time.Millisecond
 
 // restore reads strike.callout.state.v1 partitions ps from the start to their last stable
@@ -52,7 +52,9 @@ func (d *Dialer) restore(ctx context.Context, ps []int32) error {
 		}
 	}
 	states := map[string]*owned{}
-	reached := map[int32]bool{}
+	reached := map[int32]bool{} // the record just below the stable end was read
+	seen := map[int32]bool{}    // some committed record was read
+	deadline := time.Now().Add(d.cfg.RestoreTimeout)
 	for len(reached) < want {
 		pctx, cancel := context.WithTimeout(ctx, restoreIdle)
 		fs := cl.PollFetches(pctx)
@@ -62,9 +64,23 @@ func (d *Dialer) restore(ctx context.Context, ps []int32) error {
 		}
 		recs := fs.Records()
 		if len(recs) == 0 {
-			break // idle: every committed record up to the stable end has been read
+			// Idle. What is left below the stable end may be only transaction markers (or
+			// aborted records), which read-committed fetches skip without a trace: done once
+			// every partition has shown its committed records. A partition that has shown
+			// none is waited for until RestoreTimeout (it may hold only aborted data).
+			done := true
+			for p, e := range ends {
+				if e > 0 && !reached[p] && !seen[p] {
+					done = false
+				}
+			}
+			if done || time.Now().After(deadline) {
+				break
+			}
+			continue
 		}
 		for _, r := range recs {
+			seen[r.Partition] = true
 			if r.Offset+1 >= ends[r.Partition] {
 				reached[r.Partition] = true
 			}
