@@ -306,7 +306,15 @@ func (d *Dialer) Run(ctx context.Context) error {
 				d.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
 			}
 		})
-		items = d.rebalance(ctx, items)
+		items, err := d.rebalance(ctx, items)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// Deciding on a partition without its state would redo or lose transitions: stop,
+			// and let the supervisor restart the replica (the group moves the partitions).
+			return fmt.Errorf("dialer: %w", err)
+		}
 		recs := fetches.Records()
 		if len(recs) == 0 && len(items) == 0 {
 			continue
@@ -368,7 +376,7 @@ func (d *Dialer) requeue(items []item) {
 }
 
 // rebalance applies partition changes (restore or drop) and returns the other items.
-func (d *Dialer) rebalance(ctx context.Context, items []item) []item {
+func (d *Dialer) rebalance(ctx context.Context, items []item) ([]item, error) {
 	rest := items[:0]
 	for _, it := range items {
 		switch {
@@ -376,16 +384,13 @@ func (d *Dialer) rebalance(ctx context.Context, items []item) []item {
 			d.drop(it.revoked)
 		case it.assigned != nil:
 			if err := d.restore(ctx, it.assigned); err != nil {
-				// Without the state we must not decide anything on these partitions: give
-				// them up so another replica (or this one, later) restores them.
-				d.log.Error().Err(err).Ints32("partitions", it.assigned).Msg("restore failed; leaving the partitions unowned")
-				d.setParts(it.assigned, false)
+				return nil, fmt.Errorf("restore partitions %v: %w", it.assigned, err)
 			}
 		default:
 			rest = append(rest, it)
 		}
 	}
-	return rest
+	return rest, nil
 }
 
 // drop forgets the ring-downs of revoked partitions: the new owner restores them.
