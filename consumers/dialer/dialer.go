@@ -293,6 +293,13 @@ func (d *Dialer) Run(ctx context.Context) error {
 			cancel()
 			d.inbox.mu.Lock()
 			d.inbox.wake = nil
+		} else {
+			d.inbox.mu.Unlock()
+			// Internal inputs are waiting: take only what is already buffered (a nil context
+			// makes kgo drain without blocking), so a stream of timers and Twilio results never
+			// starves new ECOs and callbacks.
+			fetches = sess.PollRecords(nil, d.cfg.MaxPollRecords) //nolint:staticcheck // nil = do not block
+			d.inbox.mu.Lock()
 		}
 		items := d.inbox.items
 		d.inbox.items = nil
