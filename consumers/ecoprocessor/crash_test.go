@@ -1,11 +1,8 @@
 package ecoprocessor_test
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
+	"github.com/osprey-strike/strike/internal/childproc"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -41,7 +39,7 @@ func TestChildProcessor(t *testing.T) {
 	p.SetBeforeCommit(func() {
 		// Outputs are produced and job numbers committed in PostgreSQL; the Kafka transaction is
 		// open. Tell the parent, then wait to be killed.
-		os.Stdout.WriteString("TRANSACTION-OPEN\n")
+		childproc.Announce("TRANSACTION-OPEN")
 		select {}
 	})
 	_ = p.Run(ctx)
@@ -59,34 +57,14 @@ func TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates(t *testing.
 	}
 	b.produce(t, reqs...)
 
-	child := exec.Command(os.Args[0], "-test.run=^TestChildProcessor$", "-test.count=1")
-	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URL)
-	out, err := child.StdoutPipe()
-	must(t, err)
-	must(t, child.Start())
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	open := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "TRANSACTION-OPEN") {
-				close(open)
-				return
-			}
-		}
-	}()
-	select {
-	case <-open:
-	case <-time.After(60 * time.Second):
-		t.Fatal("child never reached an open transaction")
-	}
+	child := childproc.Start(t, "TestChildProcessor", "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URL)
+	child.WaitFor(t, "TRANSACTION-OPEN", 60*time.Second)
 	var allocated int
 	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM job_allocations`).Scan(&allocated))
 	if allocated == 0 {
 		t.Fatal("child had allocated nothing before the kill; the test would prove nothing")
 	}
-	must(t, child.Process.Signal(os.Kill))
-	_ = child.Wait()
+	child.Kill(t)
 
 	b.startReplica(t, "survivor", nil, nil)
 	assertContiguous(t, b.awaitOutcomes(t, len(reqs)), map[string][]*schemas.ECORequest{devdata.OSPAcme: reqs})

@@ -1,11 +1,8 @@
 package sink_test
 
 import (
-	"bufio"
 	"context"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
+	"github.com/osprey-strike/strike/internal/childproc"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -46,7 +44,7 @@ func TestChildSink(t *testing.T) {
 		// The third batch's rows and offsets are written but not committed: tell the parent,
 		// then wait to be killed.
 		if batches++; batches == 3 {
-			os.Stdout.WriteString("MID-TRANSACTION\n")
+			childproc.Announce("MID-TRANSACTION")
 			select {}
 		}
 	})
@@ -66,35 +64,9 @@ func TestSinkKilledWithSIGKILLMidTransactionConvergesToARebuild(t *testing.T) {
 	}
 	b.produce(t, recs...)
 
-	child := exec.Command(os.Args[0], "-test.run=^TestChildSink$", "-test.count=1")
-	child.Env = append(os.Environ(), "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URL)
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
-	mid := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "MID-TRANSACTION") {
-				close(mid)
-				return
-			}
-		}
-	}()
-	select {
-	case <-mid:
-	case <-time.After(60 * time.Second):
-		t.Fatal("child never reached the middle of a transaction")
-	}
-	if err := child.Process.Kill(); err != nil { // SIGKILL: no cleanup, no rollback by the client
-		t.Fatal(err)
-	}
-	_ = child.Wait()
+	child := childproc.Start(t, "TestChildSink", "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URL)
+	child.WaitFor(t, "MID-TRANSACTION", 60*time.Second)
+	child.Kill(t) // SIGKILL: no cleanup, no rollback by the client
 	var stored int64
 	if err := b.db.Pool.QueryRow(context.Background(), `SELECT coalesce(sum(next_offset), 0) FROM sink_offsets`).Scan(&stored); err != nil {
 		t.Fatal(err)
