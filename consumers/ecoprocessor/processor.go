@@ -412,7 +412,7 @@ func (p *Processor) created(req schemas.ECORequest, a Allocation) *kgo.Record {
 		NOCTenantID: req.NOCTenantID, OSPTenantID: req.OSPTenantID, Region: req.Region,
 		Priority: req.Priority, Site: req.Site, Summary: req.Summary, NOCTicketRef: req.NOCTicketRef,
 		RequestedBy: req.RequestedBy, PeopleNeeded: people,
-		Engagement:  p.cfg.Guardrails.Resolve(a.Policy, req.Engagement),
+		Engagement:  p.cfg.Guardrails.Resolve(a.Policy, a.Link, req.Engagement),
 		ParentECOID: req.ParentECOID, RequestedAt: req.RequestedAt,
 		CreatedAt: a.AllocatedAt.UTC(),
 	}

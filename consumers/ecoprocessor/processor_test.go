@@ -647,3 +647,29 @@ func TestCancelOfAnExistingECOBecomesECOCancelledAndOthersAreRefused(t *testing.
 		t.Errorf("%d rejections, want 2: another NOC's cancel and an unknown ECO (events %v)", rejected, types)
 	}
 }
+
+func TestALinksEngagementOverridesApplyBetweenPolicyAndRequest(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	loops, ring := 4, 40
+	must(t, b.tenancy.UpsertLink(context.Background(), tenancy.Link{NOCTenantID: devdata.NOCNorthwind,
+		OSPTenantID: devdata.OSPBolt, Status: tenancy.LinkActive, LoopCount: &loops, RingDurationSeconds: &ring}))
+	viaLink := request(devdata.NOCNorthwind, devdata.OSPBolt, devdata.RegionMetro)
+	requestWins := withOverrides(request(devdata.NOCNorthwind, devdata.OSPBolt, devdata.RegionMetro),
+		&schemas.EngagementOverrides{LoopCount: ptrInt(1)})
+	otherLink := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	b.produce(t, viaLink, requestWins, otherLink)
+	b.startReplica(t, "a", nil, nil)
+	o := b.awaitOutcomes(t, 3)
+	if e := o.created[viaLink.RequestID].Engagement; e.LoopCount != 4 || e.RingDurationSeconds != 40 || e.RetryAfterSeconds != 1200 {
+		t.Errorf("via the Bolt link: %+v, want loop 4 and ring 40 from the link, retry-after 1200 from the policy", e)
+	}
+	if e := o.created[requestWins.RequestID].Engagement; e.LoopCount != 1 || e.RingDurationSeconds != 40 {
+		t.Errorf("request override: %+v, want loop 1 from the request, ring 40 from the link", e)
+	}
+	if e := o.created[otherLink.RequestID].Engagement; e.LoopCount != 2 || e.RingDurationSeconds != 25 {
+		t.Errorf("via the Acme link (no overrides): %+v, want the policy's loop 2 and the default ring 25", e)
+	}
+}
+
+func ptrInt(v int) *int { return &v }

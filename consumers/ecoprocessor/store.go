@@ -31,8 +31,9 @@ type Allocation struct {
 	Number      int64
 	JobNumber   string
 	AllocatedAt time.Time
-	Redelivered bool               // the request already had this number
-	Policy      *engagement.Policy // the NOC's stored policy; nil when it has none
+	Redelivered bool                      // the request already had this number
+	Policy      *engagement.Policy        // the NOC's stored policy; nil when it has none
+	Link        *engagement.LinkOverrides // the link's overrides; nil when it has none
 }
 
 // Store decides a batch of requests against PostgreSQL.
@@ -61,10 +62,16 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 	if err != nil {
 		return nil, fmt.Errorf("encode allocation batch: %w", err)
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT request_id, eco_id::text, outcome, coalesce(reason, ''), coalesce(detail, ''),
-		coalesce(number, 0), coalesce(job_number, ''), allocated_at, redelivered,
-		loop_count, retry_after_seconds, max_retries, failover_osp_ids, ring_duration_seconds
-		FROM allocate_jobs($1::jsonb)`, batch)
+	// allocate_jobs returns one row per request in input order; the same statement reads the
+	// link's engagement overrides (migrations/00006), so the batch stays one round trip.
+	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.eco_id::text, a.outcome, coalesce(a.reason, ''),
+		coalesce(a.detail, ''), coalesce(a.number, 0), coalesce(a.job_number, ''), a.allocated_at, a.redelivered,
+		a.loop_count, a.retry_after_seconds, a.max_retries, a.failover_osp_ids, a.ring_duration_seconds,
+		l.loop_count, l.retry_after_seconds, l.max_retries, l.ring_duration_seconds
+		FROM allocate_jobs($1::jsonb) WITH ORDINALITY AS a
+		JOIN jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(req, ord) ON r.ord = a.ordinality
+		LEFT JOIN noc_osp_links l ON l.noc_tenant_id = r.req->>'noc_tenant_id' AND l.osp_tenant_id = r.req->>'osp_tenant_id'
+		ORDER BY a.ordinality`, batch)
 	if err != nil {
 		return nil, fmt.Errorf("allocate job numbers: %w", err)
 	}
@@ -79,9 +86,11 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 			maxRetry *int
 			failover []string
 			ring     *int
+			link     engagement.LinkOverrides
 		)
 		if err := rows.Scan(&a.RequestID, &a.ECOID, &outcome, &a.Reason, &a.Detail, &a.Number, &a.JobNumber,
-			&at, &a.Redelivered, &loop, &retry, &maxRetry, &failover, &ring); err != nil {
+			&at, &a.Redelivered, &loop, &retry, &maxRetry, &failover, &ring,
+			&link.LoopCount, &link.RetryAfterSeconds, &link.MaxRetries, &link.RingDurationSeconds); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read allocation: %w", err)
 		}
@@ -92,6 +101,9 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 		if loop != nil {
 			a.Policy = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetry,
 				FailoverOSPIDs: failover, RingDurationSeconds: ring}
+		}
+		if link != (engagement.LinkOverrides{}) {
+			a.Link = &link
 		}
 		out = append(out, a)
 	}

@@ -108,9 +108,19 @@ func (g Guardrails) CheckRequest(peopleNeeded int, o *schemas.EngagementOverride
 	return nil
 }
 
-// Resolve combines the NOC's policy (nil: Strike's defaults) and the request's overrides, which
-// CheckRequest has accepted, into the settings the callout runs under.
-func (g Guardrails) Resolve(p *Policy, o *schemas.EngagementOverrides) schemas.Engagement {
+// LinkOverrides are a NOC's per-OSP exceptions to its policy, stored on the NOC–OSP link; nil
+// fields keep the policy's value.
+type LinkOverrides struct {
+	LoopCount           *int
+	RetryAfterSeconds   *int
+	MaxRetries          *int
+	RingDurationSeconds *int
+}
+
+// Resolve combines, each later one winning: Strike's defaults, the NOC's policy (nil: none), the
+// link's overrides (nil: none), both clamped into the guardrails because they are stored, and the
+// request's overrides, which CheckRequest has accepted.
+func (g Guardrails) Resolve(p *Policy, l *LinkOverrides, o *schemas.EngagementOverrides) schemas.Engagement {
 	e := schemas.Engagement{
 		LoopCount:           g.DefaultLoopCount,
 		RetryAfterSeconds:   g.DefaultRetryAfter,
@@ -128,6 +138,17 @@ func (g Guardrails) Resolve(p *Policy, o *schemas.EngagementOverrides) schemas.E
 		if p.RingDurationSeconds != nil {
 			e.RingDurationSeconds = clamp(*p.RingDurationSeconds, g.RingDurationMin, g.RingDurationMax)
 		}
+	}
+	if l != nil {
+		clamped := func(dst *int, v *int, lo, hi int) {
+			if v != nil {
+				*dst = clamp(*v, lo, hi)
+			}
+		}
+		clamped(&e.LoopCount, l.LoopCount, g.LoopCountMin, g.LoopCountMax)
+		clamped(&e.RetryAfterSeconds, l.RetryAfterSeconds, g.RetryAfterMin, g.RetryAfterMax)
+		clamped(&e.MaxRetries, l.MaxRetries, 0, g.MaxRetriesMax)
+		clamped(&e.RingDurationSeconds, l.RingDurationSeconds, g.RingDurationMin, g.RingDurationMax)
 	}
 	if o != nil {
 		set := func(dst *int, v *int) {

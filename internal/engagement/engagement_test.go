@@ -53,18 +53,23 @@ func TestResolve(t *testing.T) {
 	tests := []struct {
 		name   string
 		policy *engagement.Policy
+		link   *engagement.LinkOverrides
 		o      *schemas.EngagementOverrides
 		want   string
 	}{
-		{"no policy: Strike defaults", nil, nil, "{2 1200 1 [] 25}"},
-		{"policy wins over defaults", &engagement.Policy{LoopCount: 3, RetryAfterSeconds: 600, MaxRetries: 2, FailoverOSPIDs: []string{"osp-b"}}, nil, "{3 600 2 [osp-b] 25}"},
-		{"policy beyond guardrails is clamped", &engagement.Policy{LoopCount: 9, RetryAfterSeconds: 5, MaxRetries: 9, RingDurationSeconds: ptr(120)}, nil, "{5 60 5 [] 60}"},
-		{"request overrides win over policy", &engagement.Policy{LoopCount: 3, RetryAfterSeconds: 600, FailoverOSPIDs: []string{"osp-b"}},
+		{"no policy: Strike defaults", nil, nil, nil, "{2 1200 1 [] 25}"},
+		{"policy wins over defaults", &engagement.Policy{LoopCount: 3, RetryAfterSeconds: 600, MaxRetries: 2, FailoverOSPIDs: []string{"osp-b"}}, nil, nil, "{3 600 2 [osp-b] 25}"},
+		{"policy beyond guardrails is clamped", &engagement.Policy{LoopCount: 9, RetryAfterSeconds: 5, MaxRetries: 9, RingDurationSeconds: ptr(120)}, nil, nil, "{5 60 5 [] 60}"},
+		{"link overrides win over policy, clamped", &engagement.Policy{LoopCount: 3, RetryAfterSeconds: 600, MaxRetries: 2},
+			&engagement.LinkOverrides{LoopCount: ptr(4), RingDurationSeconds: ptr(90)}, nil, "{4 600 2 [] 60}"},
+		{"link overrides without a policy", nil, &engagement.LinkOverrides{MaxRetries: ptr(0)}, nil, "{2 1200 0 [] 25}"},
+		{"request overrides win over policy and link", &engagement.Policy{LoopCount: 3, RetryAfterSeconds: 600, FailoverOSPIDs: []string{"osp-b"}},
+			&engagement.LinkOverrides{LoopCount: ptr(4), RingDurationSeconds: ptr(30)},
 			&schemas.EngagementOverrides{LoopCount: ptr(1), FailoverOSPIDs: []string{}, RingDurationSeconds: ptr(40)}, "{1 600 0 [] 40}"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := fmt.Sprint(g.Resolve(tt.policy, tt.o)); got != tt.want {
+			if got := fmt.Sprint(g.Resolve(tt.policy, tt.link, tt.o)); got != tt.want {
 				t.Errorf("Resolve = %s, want %s", got, tt.want)
 			}
 		})

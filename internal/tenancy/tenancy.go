@@ -54,6 +54,8 @@ type Link struct {
 	NOCTenantID, OSPTenantID string
 	Status                   string
 	IsDefault                bool
+	// Engagement overrides of the NOC's policy for this OSP; nil keeps the policy's value.
+	LoopCount, RetryAfterSeconds, MaxRetries, RingDurationSeconds *int
 }
 
 // Contact is one person on a roster, called in Position order.
@@ -141,11 +143,15 @@ func (s Store) UpsertLink(ctx context.Context, l Link) error {
 	default:
 		return fmt.Errorf("%w link status %q: want active, suspended or removed", ErrInvalid, l.Status)
 	}
-	_, err := s.Pool.Exec(ctx, `INSERT INTO noc_osp_links (noc_tenant_id, osp_tenant_id, status, is_default)
-		VALUES ($1, $2, $3, $4)
+	_, err := s.Pool.Exec(ctx, `INSERT INTO noc_osp_links (noc_tenant_id, osp_tenant_id, status, is_default,
+			loop_count, retry_after_seconds, max_retries, ring_duration_seconds)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (noc_tenant_id, osp_tenant_id) DO UPDATE SET status = excluded.status,
-			is_default = excluded.is_default, updated_at = now()`,
-		l.NOCTenantID, l.OSPTenantID, l.Status, l.IsDefault)
+			is_default = excluded.is_default, loop_count = excluded.loop_count,
+			retry_after_seconds = excluded.retry_after_seconds, max_retries = excluded.max_retries,
+			ring_duration_seconds = excluded.ring_duration_seconds, updated_at = now()`,
+		l.NOCTenantID, l.OSPTenantID, l.Status, l.IsDefault,
+		l.LoopCount, l.RetryAfterSeconds, l.MaxRetries, l.RingDurationSeconds)
 	return wrap(fmt.Sprintf("save link %s -> %s", l.NOCTenantID, l.OSPTenantID), err)
 }
 
