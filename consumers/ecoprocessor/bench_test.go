@@ -31,8 +31,13 @@ func BenchmarkThroughput(b *testing.B) {
 	for _, osps := range []int{50, 1} {
 		b.Run(fmt.Sprintf("osps=%d", osps), func(b *testing.B) {
 			for range b.N {
-				baseline := baselineUpsert(b, osps, benchRequests)
+				// The baseline is short and PostgreSQL's own pace varies (checkpoints, autovacuum),
+				// so it is the median of three runs, one of them after the processor's.
+				base := []float64{baselineUpsert(b, osps, benchRequests), baselineUpsert(b, osps, benchRequests)}
 				rate := processorThroughput(b, osps, benchRequests)
+				base = append(base, baselineUpsert(b, osps, benchRequests))
+				slices.Sort(base)
+				baseline := base[1]
 				b.ReportMetric(baseline, "baseline_rows/s")
 				b.ReportMetric(rate, "requests/s")
 				b.ReportMetric(rate/baseline, "x_baseline")
