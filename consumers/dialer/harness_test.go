@@ -23,6 +23,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/internal/twilio"
@@ -322,10 +323,8 @@ func of[T any](t testing.TB, evs []event, typ string) []T {
 
 // dialerReplica runs one dialer until the test ends (or stop is called).
 type dialerReplica struct {
-	d    *dialer.Dialer
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
+	*running.Component
+	d *dialer.Dialer
 }
 
 func (e *env) startDialer(name string, hook func(*dialer.Dialer)) *dialerReplica {
@@ -340,24 +339,7 @@ func (e *env) startDialer(name string, hook func(*dialer.Dialer)) *dialerReplica
 		hook(d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &dialerReplica{d: d, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- d.Run(ctx) }()
-	e.t.Cleanup(func() { r.Stop(e.t) })
-	return r
-}
-
-func (r *dialerReplica) Stop(t testing.TB) {
-	r.once.Do(func() {
-		r.stop()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("dialer stopped with error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dialer did not stop within 30s")
-		}
-	})
+	return &dialerReplica{Component: running.Start(e.t, "dialer "+name, ctx, cancel, d.Run), d: d}
 }
 
 func (e *env) startECOProcessor() {

@@ -18,6 +18,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/producers/ecorequest"
@@ -57,10 +58,8 @@ func seeded(t testing.TB) (*pgtest.Schema, tenancy.Store) {
 }
 
 type replica struct {
-	p    *ecoprocessor.Processor
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
+	*running.Component
+	p *ecoprocessor.Processor
 }
 
 func (b *bundle) startReplica(t testing.TB, name string, store ecoprocessor.Store, hook func(*ecoprocessor.Processor)) *replica {
@@ -81,25 +80,7 @@ func (b *bundle) startReplica(t testing.TB, name string, store ecoprocessor.Stor
 		hook(p)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &replica{p: p, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- p.Run(ctx) }()
-	t.Cleanup(func() { r.Stop(t) })
-	return r
-}
-
-// Stop shuts the replica down cleanly and fails the test if Run returned an error.
-func (r *replica) Stop(t testing.TB) {
-	r.once.Do(func() {
-		r.stop()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("replica stopped with error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("replica did not stop within 30s")
-		}
-	})
+	return &replica{Component: running.Start(t, "eco-processor "+name, ctx, cancel, p.Run), p: p}
 }
 
 func fastGroupOpts() []kgo.Opt {

@@ -3,7 +3,6 @@ package sink_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/osprey-strike/strike/internal/dlq"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -42,11 +42,9 @@ func setup(t testing.TB) *bundle {
 }
 
 type replica struct {
-	s    *sink.Sink
-	reg  *prometheus.Registry
-	stop context.CancelFunc
-	done chan error
-	once sync.Once
+	*running.Component
+	s   *sink.Sink
+	reg *prometheus.Registry
 }
 
 func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop context.CancelFunc)) *replica {
@@ -66,24 +64,7 @@ func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop c
 	if hook != nil {
 		hook(s, cancel)
 	}
-	r := &replica{s: s, reg: reg, stop: cancel, done: make(chan error, 1)}
-	go func() { r.done <- s.Run(ctx) }()
-	t.Cleanup(func() { r.Stop(t) })
-	return r
-}
-
-func (r *replica) Stop(t testing.TB) {
-	r.once.Do(func() {
-		r.stop()
-		select {
-		case err := <-r.done:
-			if err != nil {
-				t.Errorf("sink stopped with error: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("sink did not stop within 30s")
-		}
-	})
+	return &replica{Component: running.Start(t, "sink", ctx, cancel, s.Run), s: s, reg: reg}
 }
 
 func (b *bundle) produce(t testing.TB, recs ...*kgo.Record) {
