@@ -46,7 +46,8 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL, AuthToken: o.authToken})
+	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL, AuthToken: o.authToken,
+		Fill: callbacks.BoardFill{Pool: rt.pool}})
 	if err != nil {
 		cl.Close()
 		return nil, err

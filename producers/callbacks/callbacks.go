@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,6 +40,12 @@ type Producer interface {
 	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
 }
 
+// FillChecker tells whether an ECO already has the people it asked for. The answer may lag: the
+// dialer decides, and records a late acceptance as such; this only picks what the caller hears.
+type FillChecker interface {
+	Filled(ctx context.Context, ecoID string) (bool, error)
+}
+
 // Config configures the handlers.
 type Config struct {
 	// PublicBaseURL is Strike's base URL as Twilio reaches it (the load balancer's, in
@@ -49,6 +56,8 @@ type Config struct {
 	AuthToken string
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Fill, when set, lets a caller who presses 1 for an ECO that is already filled hear so.
+	Fill FillChecker
 }
 
 // Handler serves the webhook routes.
@@ -149,7 +158,14 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	switch cb.Digits {
 	case "1":
 		// The dialer decides whether this acceptance fills the ECO or comes too late, and
-		// records a late one as such; the caller hears a neutral confirmation.
+		// records a late one as such. The caller hears "already filled" when the board says so
+		// and a neutral confirmation otherwise (including when the board cannot be read).
+		if h.cfg.Fill != nil {
+			if filled, err := h.cfg.Fill.Filled(r.Context(), ecoID); err == nil && filled {
+				writeTwiML(w, twilio.SayTwiML("Thank you. This callout already has the people it needs; you are not required. Goodbye."))
+				return
+			}
+		}
 		writeTwiML(w, twilio.SayTwiML("Thank you. Your answer has been recorded. Strike will confirm the job to you."))
 	case "2":
 		writeTwiML(w, twilio.SayTwiML("You declined this callout. Goodbye."))
@@ -215,4 +231,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		reg.MustRegister(m.received)
 	}
 	return m
+}
+
+// BoardFill reads the sink's ECO board: filled when accepted_count has reached people_needed.
+type BoardFill struct {
+	Pool *pgxpool.Pool
+}
+
+// Filled implements FillChecker. An ECO the board does not know yet is not filled.
+func (b BoardFill) Filled(ctx context.Context, ecoID string) (bool, error) {
+	var filled bool
+	err := b.Pool.QueryRow(ctx, `SELECT coalesce(bool_or(accepted_count >= coalesce(people_needed, 1)), false)
+		FROM eco_board WHERE eco_id = $1`, ecoID).Scan(&filled)
+	if err != nil {
+		return false, fmt.Errorf("read fill of ECO %s: %w", ecoID, err)
+	}
+	return filled, nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/internal/twiliosim"
@@ -250,5 +251,57 @@ func TestSimulatedCallCallbacksArriveSignedAndArePublished(t *testing.T) {
 	}
 	if kinds["gather:in-progress1"] != 1 || kinds["status:completed"] != 1 {
 		t.Errorf("published %v, want the gather with 1 and the completed status among them", kinds)
+	}
+}
+
+func TestBoardFillReadsTheECOBoard(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	ctx := context.Background()
+	filled, open := uuid.NewString(), uuid.NewString()
+	for _, row := range []struct {
+		eco              string
+		accepted, needed int
+	}{{filled, 1, 1}, {open, 1, 2}} {
+		if _, err := db.Pool.Exec(ctx, `INSERT INTO eco_board (eco_id, noc_tenant_id, osp_tenant_id, status, status_class,
+			status_at, status_rank, status_event, accepted_count, people_needed, created_at, created_prio, updated_at)
+			VALUES ($1, 'noc-a', 'osp-a', 'accepted', 0, now(), 0, 'x', $2, $3, now(), 0, now())`,
+			row.eco, row.accepted, row.needed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fill := callbacks.BoardFill{Pool: db.Pool}
+	for eco, want := range map[string]bool{filled: true, open: false, uuid.NewString(): false} {
+		got, err := fill.Filled(ctx, eco)
+		if err != nil || got != want {
+			t.Errorf("Filled(%s) = %v, %v; want %v", eco, got, err, want)
+		}
+	}
+}
+
+type fixedFill bool
+
+func (f fixedFill) Filled(context.Context, string) (bool, error) { return bool(f), nil }
+
+func TestPressingOneForAFilledECOHearsSo(t *testing.T) {
+	t.Parallel()
+	k := kafkatest.New(t)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	h, err := callbacks.New(kafkatest.Client(t, k.Brokers), zerolog.Nop(), nil,
+		callbacks.Config{PublicBaseURL: srv.URL, AuthToken: authToken, Fill: fixedFill(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Mount(mux)
+	b := &bundle{brokers: k.Brokers, srv: srv}
+	u := twilio.WebhookURLs{Base: srv.URL}.Gather(uuid.NewString(), "call-1", 1)
+	_, body := b.post(t, u, u, url.Values{"AccountSid": {subSID}, "CallSid": {callSID}, "CallStatus": {"in-progress"}, "Digits": {"1"}}, true)
+	if !strings.Contains(body, "already has the people it needs") {
+		t.Errorf("TwiML %q, want the caller told the callout is filled", body)
+	}
+	if recs := b.published(t, 1); len(recs) != 1 {
+		t.Errorf("%d records, want the late acceptance still published for the dialer to record", len(recs))
 	}
 }
