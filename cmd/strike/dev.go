@@ -100,8 +100,10 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--kafka-addr %q: port: %w", o.kafkaAddr, err)
 	}
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port),
-		kfake.DataDir(filepath.Join(o.dataDir, "kafka")))
+	kafkaDir := filepath.Join(o.dataDir, "kafka")
+	_, statErr := os.Stat(kafkaDir)
+	freshBroker := errors.Is(statErr, os.ErrNotExist)
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(kafkaDir))
 	if err != nil {
 		return fmt.Errorf("start embedded broker on %s (is the port taken? set --kafka-addr): %w", o.kafkaAddr, err)
 	}
@@ -115,6 +117,15 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	defer rt.close()
 	if _, err := pg.Migrate(ctx, rt.pool); err != nil {
 		return err
+	}
+	if freshBroker {
+		// A new, empty broker beside a database that remembers offsets of an earlier one (after
+		// `make clean`): the sink would wait at offsets the new topics never reach. Its
+		// projections stay; only its read positions start over.
+		if _, err := rt.pool.Exec(ctx, `DELETE FROM sink_offsets`); err != nil {
+			return fmt.Errorf("reset the sink's stored offsets for the new broker: %w", err)
+		}
+		log.Info().Msg("new embedded broker: the sink's stored offsets were reset")
 	}
 	if err := devdata.Seed(ctx, tenancy.Store{Pool: rt.pool}); err != nil {
 		return fmt.Errorf("seed demo data: %w", err)

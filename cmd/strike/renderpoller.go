@@ -76,7 +76,8 @@ func (rt *runtime) devRender(ctx context.Context) (componentFunc, error) {
 		return nil, err
 	}
 	sim := rendersim.New(rendersim.SystemClock{}, rendersim.Config{
-		Schedule: rendersim.Schedule{EnRoute: 10 * time.Second, OnSite: 15 * time.Second, Resolved: 20 * time.Second},
+		Schedule:    rendersim.Schedule{EnRoute: 10 * time.Second, OnSite: 15 * time.Second, Resolved: 20 * time.Second},
+		JobIDPrefix: fmt.Sprintf("job-%x-", time.Now().Unix()),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

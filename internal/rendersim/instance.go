@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 // instance is one simulated Render instance. Its mutex guards everything below it; handlers
 // hold it only while reading or changing state, never while waiting.
 type instance struct {
+	idPrefix string // starts every job id
 	name     string
 	clientID string
 	secret   string
@@ -28,9 +30,10 @@ type instance struct {
 	stats    Stats
 }
 
-func newInstance(name, clientID, secret string, schedule Schedule) *instance {
+func newInstance(name, clientID, secret string, schedule Schedule, idPrefix string) *instance {
 	return &instance{
-		name: name, clientID: clientID, secret: secret,
+		idPrefix: idPrefix,
+		name:     name, clientID: clientID, secret: secret,
 		epoch:    randomHex(6),
 		schedule: schedule,
 		byID:     map[string]*job{},
@@ -104,7 +107,7 @@ func (in *instance) create(spec JobSpec, now time.Time) (Job, bool) {
 	}
 	n := len(in.jobs) + 1
 	j := &job{n: n, enteredAt: now, Job: Job{
-		ID: jobID(n), ExternalRef: spec.ExternalRef, Title: spec.Title, Region: spec.Region,
+		ID: fmt.Sprintf("%s%06d", in.idPrefix, n), ExternalRef: spec.ExternalRef, Title: spec.Title, Region: spec.Region,
 		Status: StatusDispatched, CreatedAt: now,
 	}}
 	in.jobs = append(in.jobs, j)

@@ -1,7 +1,6 @@
 package rendersim
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -110,5 +109,3 @@ func toWire(j Job) wireJob {
 	}
 	return w
 }
-
-func jobID(n int) string { return fmt.Sprintf("job-%06d", n) }

@@ -24,6 +24,10 @@ type Config struct {
 	DefaultPageSize int
 	// MaxPageSize caps page_size (default 500).
 	MaxPageSize int
+	// JobIDPrefix starts every job id (default "job-"). `strike dev` makes it unique per start:
+	// the simulator forgets its jobs on restart while PostgreSQL remembers the ids it saw, and
+	// real Render never reuses an id.
+	JobIDPrefix string
 }
 
 func (c Config) withDefaults() Config {
@@ -35,6 +39,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPageSize <= 0 {
 		c.MaxPageSize = 500
+	}
+	if c.JobIDPrefix == "" {
+		c.JobIDPrefix = "job-"
 	}
 	c.DefaultPageSize = min(c.DefaultPageSize, c.MaxPageSize)
 	return c
@@ -148,7 +155,7 @@ func (s *Server) AddInstance(name, clientID, secret string) error {
 	if _, ok := s.instances[name]; ok {
 		return fmt.Errorf("rendersim: instance %q already exists", name)
 	}
-	s.instances[name] = newInstance(name, clientID, secret, s.cfg.Schedule)
+	s.instances[name] = newInstance(name, clientID, secret, s.cfg.Schedule, s.cfg.JobIDPrefix)
 	return nil
 }
 
