@@ -104,11 +104,8 @@ func setupBench(b *testing.B, osps int) *benchBundle {
 }
 
 func (tb *benchBundle) requests(n int) []*schemas.ECORequest {
-	out := make([]*schemas.ECORequest, n)
-	for i := range out {
-		out[i] = request(devdata.NOCNorthwind, tb.osps[i%len(tb.osps)], devdata.RegionMetro)
-	}
-	return out
+	all, _ := spread(tb.osps, n)
+	return all
 }
 
 func (tb *benchBundle) produceAll(b *testing.B, reqs []*schemas.ECORequest) []*schemas.ECORequest {

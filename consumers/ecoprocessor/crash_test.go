@@ -15,12 +15,12 @@ import (
 	"github.com/osprey-strike/strike/schemas"
 )
 
-// TestChildProcessor is not a test on its own: TestReplicaKilledMidTransaction runs the test
+// TestChildProcessor is not a test on its own: TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates runs the test
 // binary again with it selected, as a real second process that it can SIGKILL.
 func TestChildProcessor(t *testing.T) {
 	brokers, dbURL := os.Getenv("STRIKE_CHILD_BROKERS"), os.Getenv("STRIKE_CHILD_DB")
 	if brokers == "" {
-		t.Skip("only runs as the child of TestReplicaKilledMidTransaction")
+		t.Skip("only runs as the child of TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates")
 	}
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, dbURL)

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,10 +85,8 @@ func New(t testing.TB) *Schema {
 
 func withSearchPath(url, schema string) string {
 	sep := "?"
-	for _, c := range url {
-		if c == '?' {
-			sep = "&"
-		}
+	if strings.Contains(url, "?") {
+		sep = "&"
 	}
 	return url + sep + "search_path=" + schema
 }

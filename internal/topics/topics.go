@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -120,7 +121,7 @@ func Ensure(ctx context.Context, adm *kadm.Client, specs []Spec, replicationFact
 		}
 	}
 	for _, s := range specs {
-		if !contains(res.Created, s.Name) {
+		if !slices.Contains(res.Created, s.Name) {
 			res.Verified = append(res.Verified, s.Name)
 		}
 	}
@@ -209,13 +210,4 @@ func cleanupPolicy(rcs kadm.ResourceConfigs, topic string) string {
 		}
 	}
 	return ""
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
 }
