@@ -46,6 +46,7 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 	if err != nil {
 		return nil, err
 	}
+	rt.watchLag(lagGroup(dialer.DefaultGroup, o.group))
 	return d.Run, nil
 }
 

@@ -58,6 +58,7 @@ func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (compon
 	if err != nil {
 		return nil, err
 	}
+	rt.watchLag(lagGroup(groupRenderDispatch, o.dispatchGroup))
 	return func(ctx context.Context) error {
 		g, ctx := errgroup.WithContext(ctx)
 		g.Go(func() error { return p.Run(ctx) })

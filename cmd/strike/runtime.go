@@ -26,6 +26,7 @@ type runtime struct {
 	validator *schemas.Validator
 	ops       *opsserver.Server
 	opsLn     net.Listener
+	lag       *lagExporter // consumer lag of the components' groups; nil until one is watched
 }
 
 // newRuntime binds the HTTP address first (a taken port fails at once), then connects to
@@ -52,7 +53,10 @@ func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAdd
 	return &runtime{log: log, reg: reg, pool: pool, brokers: brokers, validator: v, ops: ops, opsLn: ln}, nil
 }
 
-func (rt *runtime) close() { rt.pool.Close() }
+func (rt *runtime) close() {
+	rt.lag.close()
+	rt.pool.Close()
+}
 
 // componentFunc runs one component until ctx ends.
 type componentFunc func(ctx context.Context) error
@@ -86,5 +90,6 @@ func (rt *runtime) ecoProcessor(o ecoProcessorOpts) (componentFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt.watchLag(lagGroup(groupECOProcessor, o.group))
 	return p.Run, nil
 }

@@ -33,6 +33,7 @@ func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 	if err != nil {
 		return nil, err
 	}
+	rt.watchLag(sinkLagGroup(rt.pool, o.group))
 	return s.Run, nil
 }
 

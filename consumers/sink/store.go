@@ -167,3 +167,20 @@ func isDataError(err error) bool {
 	}
 	return len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
 }
+
+// StoredOffsets returns group's next offsets as stored in sink_offsets, by topic and partition:
+// the sink's position, which Kafka's committed offsets do not hold (for lag metrics).
+func StoredOffsets(ctx context.Context, pool *pgxpool.Pool, group string) (map[string]map[int32]int64, error) {
+	stored, err := readOffsets(ctx, pool, group, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]int64{}
+	for tp, off := range stored {
+		if out[tp.Topic] == nil {
+			out[tp.Topic] = map[int32]int64{}
+		}
+		out[tp.Topic][tp.Partition] = off
+	}
+	return out, nil
+}
