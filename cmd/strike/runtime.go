@@ -35,6 +35,7 @@ func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAdd
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := opsserver.New(log, reg)
+	reg.MustRegister(ops.ReadinessCollector())
 	ln, err := ops.Listen(httpAddr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s (set --http-addr): %w", httpAddr, err)

@@ -102,3 +102,37 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// readiness exports the readiness checks as strike_readiness_check_ok{check}, run at scrape
+// time, so an alert sees the same verdict as /readyz.
+type readiness struct {
+	s    *Server
+	desc *prometheus.Desc
+}
+
+// ReadinessCollector returns a collector of strike_readiness_check_ok{check}: 1 while the
+// check passes, 0 while it fails. The checks run at each scrape with a 2 s timeout.
+func (s *Server) ReadinessCollector() prometheus.Collector {
+	return readiness{s: s, desc: prometheus.NewDesc("strike_readiness_check_ok",
+		"1 if the readiness check passes (as /readyz runs it), 0 if it fails.", []string{"check"}, nil)}
+}
+
+func (r readiness) Describe(ch chan<- *prometheus.Desc) { ch <- r.desc }
+
+func (r readiness) Collect(ch chan<- prometheus.Metric) {
+	r.s.mu.Lock()
+	checks := make(map[string]Check, len(r.s.checks))
+	for n, c := range r.s.checks {
+		checks[n] = c
+	}
+	r.s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for n, c := range checks {
+		v := 1.0
+		if c(ctx) != nil {
+			v = 0
+		}
+		ch <- prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, v, n)
+	}
+}

@@ -57,3 +57,20 @@ func TestReadinessReflectsEveryCheckAndMetricsComeFromTheGivenRegistry(t *testin
 		t.Errorf("/metrics does not show the registry's counter:\n%s", body)
 	}
 }
+
+func TestReadinessChecksAreExportedAsMetrics(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	s := opsserver.New(zerolog.Nop(), reg)
+	reg.MustRegister(s.ReadinessCollector())
+	s.AddCheck("postgres", func(context.Context) error { return nil })
+	s.AddCheck("leases", func(context.Context) error { return errors.New("no lease round yet") })
+	srv := httptest.NewServer(s.Mux)
+	defer srv.Close()
+	_, body := get(t, srv, "/metrics")
+	for _, want := range []string{`strike_readiness_check_ok{check="postgres"} 1`, `strike_readiness_check_ok{check="leases"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
+	}
+}
