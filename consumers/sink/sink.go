@@ -357,6 +357,10 @@ func (s *Sink) count(items []item, res applyResult) {
 		switch it.kind {
 		case itemApply:
 			s.metrics.events.WithLabelValues(it.typ).Inc()
+			if ts := float64(it.rec.Timestamp.UnixMilli()) / 1000; ts > s.metrics.newestSeen {
+				s.metrics.newestSeen = ts
+				s.metrics.newest.Set(ts)
+			}
 			s.log.Debug().Str("type", it.typ).Str(logging.FieldECO, it.ecoID).Str(logging.FieldNOC, it.noc).
 				Str(logging.FieldOSP, it.osp).Int32("partition", it.rec.Partition).Int64("offset", it.rec.Offset).
 				Msg("event projected")
@@ -370,9 +374,13 @@ func (s *Sink) count(items []item, res applyResult) {
 }
 
 type metrics struct {
-	events       *prometheus.CounterVec
-	skipped      *prometheus.CounterVec
-	dlq          *prometheus.CounterVec
+	events  *prometheus.CounterVec
+	skipped *prometheus.CounterVec
+	dlq     *prometheus.CounterVec
+	// newest is the Kafka timestamp of the newest event projected; newestSeen its value (count
+	// runs on the one poll loop).
+	newest       prometheus.Gauge
+	newestSeen   float64
 	stale        prometheus.Counter
 	rewinds      prometheus.Counter
 	dbErrors     prometheus.Counter
@@ -405,6 +413,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strike_sink_db_errors_total",
 			Help: "Batch writes that failed and were retried with backoff.",
 		}),
+		newest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "strike_sink_last_projected_event_timestamp_seconds",
+			Help: "Kafka timestamp of the newest event this replica projected; time() minus it is the projections' freshness.",
+		}),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "strike_sink_batch_duration_seconds",
 			Help:    "Time to decode and commit one polled batch.",
@@ -412,7 +424,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.events, m.skipped, m.dlq, m.stale, m.rewinds, m.dbErrors, m.batchSeconds)
+		reg.MustRegister(m.events, m.skipped, m.dlq, m.stale, m.rewinds, m.dbErrors, m.batchSeconds, m.newest)
 	}
 	return m
 }

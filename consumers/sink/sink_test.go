@@ -213,6 +213,17 @@ func TestUnknownTypesAreSkippedAndBadRecordsGoToTheDLQWhileTheBatchGoesOn(t *tes
 	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "type", "strike.callout.hologram.v9"); n != 1 {
 		t.Errorf("skipped counter for the unknown type = %v, want 1", n)
 	}
+	// Freshness: the newest projected event's Kafka timestamp, which is from this test's produce.
+	mfs, _ := r.reg.Gather()
+	var newest float64
+	for _, mf := range mfs {
+		if mf.GetName() == "strike_sink_last_projected_event_timestamp_seconds" {
+			newest = mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	if age := time.Since(time.UnixMilli(int64(newest * 1000))); age < 0 || age > time.Minute {
+		t.Errorf("newest projected event timestamp %v is %v old", newest, age)
+	}
 	dlqs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 2, 30*time.Second)
 	reasons := map[string]bool{}
 	for _, d := range dlqs {
