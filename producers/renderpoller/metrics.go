@@ -31,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_render_poller_polls_total",
 			Help: "Polls of a Render instance's change feed, by instance and result (ok, unavailable, rate_limited, unauthorized, malformed, invalid_cursor, credentials, produce_error, store_error).",
-		}, []string{"instance", "result"}),
+		}, []string{"render_instance", "result"}),
 		pollSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "strike_render_poller_poll_duration_seconds",
 			Help:    "Time of one poll: every feed page, the ECO lookup, producing the events and saving the cursor.",
@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		changes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_render_poller_changes_total",
 			Help: "Job changes published to strike.render.changes.v1, by instance.",
-		}, []string{"instance"}),
+		}, []string{"render_instance"}),
 		lagSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "strike_render_poller_change_lag_seconds",
 			Help:    "From a change's updated_at in Render to its detection by the poller.",
