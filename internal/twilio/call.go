@@ -53,9 +53,21 @@ type CallRequest struct {
 	// TwiMLURL is fetched (POST) when the call is answered; exactly one of
 	// TwiMLURL and Twiml is required.
 	TwiMLURL string
-	// Twiml is inline TwiML for the call.
+	// Twiml is inline TwiML for the call; Twilio refuses more than 4,000
+	// characters (https://www.twilio.com/docs/api/errors/32018).
 	Twiml string
+	// MachineDetection asks Twilio's answering machine detection
+	// (https://www.twilio.com/docs/voice/answering-machine-detection):
+	// "Enable" or "DetectMessageEnd"; "" = none. Calls and callbacks then
+	// carry AnsweredBy.
+	MachineDetection string
 }
+
+// Answering machine detection modes of CallRequest.MachineDetection.
+const (
+	MachineDetectionEnable     = "Enable"
+	MachineDetectionMessageEnd = "DetectMessageEnd"
+)
 
 func (r CallRequest) validate() error {
 	switch {
@@ -67,6 +79,8 @@ func (r CallRequest) validate() error {
 		return fmt.Errorf("%w: exactly one of TwiMLURL and Twiml is required", ErrRejected)
 	case r.Timeout < 0:
 		return fmt.Errorf("%w: negative Timeout", ErrRejected)
+	case r.MachineDetection != "" && r.MachineDetection != MachineDetectionEnable && r.MachineDetection != MachineDetectionMessageEnd:
+		return fmt.Errorf("%w: MachineDetection %q is not Enable or DetectMessageEnd", ErrRejected, r.MachineDetection)
 	}
 	return nil
 }
@@ -90,6 +104,9 @@ func (r CallRequest) params(account string) *openapi.CreateCallParams {
 	} else {
 		p.SetTwiml(r.Twiml)
 	}
+	if r.MachineDetection != "" {
+		p.SetMachineDetection(r.MachineDetection)
+	}
 	return p
 }
 
@@ -108,6 +125,9 @@ type Call struct {
 	QueueTime time.Duration
 	// DateCreated, StartTime and EndTime are zero when Twilio left them empty.
 	DateCreated, StartTime, EndTime time.Time
+	// AnsweredBy is answering machine detection's verdict (human,
+	// machine_start, machine_end_beep, ..., fax, unknown); "" without it.
+	AnsweredBy string
 }
 
 // Terminal reports whether the call is over.
@@ -125,6 +145,7 @@ func callFromAPI(a *openapi.ApiV2010Call) (Call, error) {
 		Direction:  deref(a.Direction),
 		To:         deref(a.To),
 		From:       deref(a.From),
+		AnsweredBy: deref(a.AnsweredBy),
 	}
 	if s := deref(a.Duration); s != "" {
 		n, err := strconv.Atoi(s)

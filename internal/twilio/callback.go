@@ -32,6 +32,9 @@ type Callback struct {
 	SipResponseCode int
 	// Digits is what the caller pressed, on a gather result.
 	Digits string
+	// AnsweredBy is answering machine detection's verdict, when the call
+	// asked for it.
+	AnsweredBy string
 }
 
 // maxDigits bounds the Digits field; Strike gathers one key.
@@ -50,6 +53,7 @@ func ParseCallback(form url.Values) (Callback, error) {
 		Direction:      form.Get("Direction"),
 		CallbackSource: form.Get("CallbackSource"),
 		Digits:         form.Get("Digits"),
+		AnsweredBy:     form.Get("AnsweredBy"),
 		SequenceNumber: -1,
 	}
 	var errs []error

@@ -13,9 +13,18 @@
 //     ErrCredentials, ErrRateLimited, ...) and still wraps the
 //     *client.TwilioRestError, so callers use errors.Is for the decision and
 //     errors.As for the detail;
-//   - bounded retries (cenkalti/backoff/v5) for rate limits, 5xx and transport
-//     errors, and a fail-fast hold after a credentials error so a broken
-//     subaccount never makes the dialer spin;
+//   - bounded retries (cenkalti/backoff/v5): reads retry rate limits, 5xx and
+//     transport errors; CreateCall, which Twilio documents as not idempotent,
+//     retries only what proves nothing was created (429, dial errors) and
+//     marks the rest MayHaveCreated, for the caller to look the call up
+//     (FindCalls) before placing it again;
+//   - account problems (IsAccountProblem: credentials, caller id, geo
+//     permissions, closed subaccount, ...) kept apart from invalid numbers,
+//     and a fail-fast hold after a credentials error so a broken subaccount
+//     never makes the dialer spin;
+//   - webhook tokens per account (WebhookTokens): a subaccount's webhooks are
+//     signed with its own auth token, read with the main credentials from
+//     the Accounts resource (FetchAccount) and cached;
 //   - context propagation: twilio-go builds its requests with
 //     context.Background, so each request gets an http.RoundTripper that binds
 //     the caller's context (see transport.go);

@@ -2,9 +2,13 @@ package twilio
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/twilio/twilio-go/client"
 )
@@ -20,18 +24,44 @@ import (
 //
 // The recorded status lets classify tell a bare 502/503 (whose body is not a
 // Twilio error, so twilio-go returns a decoding error) from a transport error.
+//
+// sent records whether the request may have reached Twilio: with an
+// *http.Transport, once a connection was obtained for it (httptrace GotConn);
+// with any other RoundTripper, as soon as it is handed over (we cannot see
+// further). CreateCall retries a transport failure only when nothing was sent.
 type requestTransport struct {
 	ctx    context.Context
 	next   http.RoundTripper
 	status int
+	sent   atomic.Bool
 }
 
 func (t *requestTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	res, err := t.next.RoundTrip(req.WithContext(t.ctx))
+	ctx := t.ctx
+	if _, ok := t.next.(*http.Transport); ok {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { t.sent.Store(true) },
+		})
+	} else {
+		t.sent.Store(true)
+	}
+	res, err := t.next.RoundTrip(req.WithContext(ctx))
 	if res != nil {
 		t.status = res.StatusCode
 	}
 	return res, err
+}
+
+// isDialError reports whether err is a failure to reach Twilio at all: DNS
+// resolution, a refused or unreachable connection, or a proxy that could not
+// connect. No byte of the request left, so no call can have been created.
+func isDialError(err error) bool {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
 }
 
 // rebaseClient is a client.BaseClient that sends twilio-go's requests to a

@@ -3,6 +3,7 @@ package twilio
 import (
 	"encoding/xml"
 	"fmt"
+	"time"
 )
 
 // Gather settings of a callout prompt: one key, 8 s to press it after the
@@ -13,9 +14,20 @@ const (
 )
 
 type twimlResponse struct {
-	XMLName xml.Name     `xml:"Response"`
-	Gather  *twimlGather `xml:"Gather,omitempty"`
-	Say     []string     `xml:"Say"`
+	XMLName  xml.Name       `xml:"Response"`
+	Gather   *twimlGather   `xml:"Gather,omitempty"`
+	Say      []string       `xml:"Say"`
+	Pause    *twimlPause    `xml:"Pause,omitempty"`
+	Redirect *twimlRedirect `xml:"Redirect,omitempty"`
+}
+
+type twimlPause struct {
+	Length int `xml:"length,attr"`
+}
+
+type twimlRedirect struct {
+	Method string `xml:"method,attr"`
+	URL    string `xml:",chardata"`
 }
 
 type twimlGather struct {
@@ -79,5 +91,17 @@ func RepromptTwiML(actionURL string) string {
 			Say:       "Sorry, that key is not valid. Press 1 to accept the emergency callout, 2 to decline.",
 		},
 		Say: []string{"No input received."},
+	})
+}
+
+// PauseRedirectTwiML pauses for pause (whole seconds, at least 1) and then
+// has Twilio request url (POST) for the call's next TwiML
+// (https://www.twilio.com/docs/voice/twiml/pause,
+// https://www.twilio.com/docs/voice/twiml/redirect). Twilio signs that request
+// over url, query included, so state carried in the query cannot be forged.
+func PauseRedirectTwiML(pause time.Duration, url string) string {
+	return render(twimlResponse{
+		Pause:    &twimlPause{Length: max(1, int(pause/time.Second))},
+		Redirect: &twimlRedirect{Method: "POST", URL: url},
 	})
 }

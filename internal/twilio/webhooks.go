@@ -29,6 +29,14 @@ func (w WebhookURLs) Gather(ecoID, callID string, attempt int) string {
 	return w.url(GatherPath, url.Values{"eco_id": {ecoID}, "call_id": {callID}, "attempt": {strconv.Itoa(attempt)}})
 }
 
+// GatherRetry is the URL the gateway redirects a call to when it could not
+// publish the keypress digits of prompt attempt: the digits and the retry
+// count travel in the query, which Twilio signs.
+func (w WebhookURLs) GatherRetry(ecoID, callID string, attempt int, digits string, retry int) string {
+	return w.url(GatherPath, url.Values{"eco_id": {ecoID}, "call_id": {callID}, "attempt": {strconv.Itoa(attempt)},
+		"digits": {digits}, "retry": {strconv.Itoa(retry)}})
+}
+
 func (w WebhookURLs) url(path string, q url.Values) string {
 	return strings.TrimRight(w.Base, "/") + path + "?" + q.Encode()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +16,9 @@ const apiPrefix = "/2010-04-01/Accounts/{AccountSid}"
 
 // Handler serves the simulated API:
 //
+//	GET  /2010-04-01/Accounts/{Sid}.json                        fetch an account
 //	POST /2010-04-01/Accounts/{AccountSid}/Calls.json          create a call
+//	GET  /2010-04-01/Accounts/{AccountSid}/Calls.json          list calls (To, From, PageSize, Page)
 //	GET  /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json fetch a call
 //	POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json Status=completed|canceled
 //
@@ -24,7 +27,9 @@ const apiPrefix = "/2010-04-01/Accounts/{AccountSid}"
 // configured subaccount (404/20404).
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2010-04-01/Accounts/{AccountFile}", s.handleAccount)
 	mux.HandleFunc("POST "+apiPrefix+"/Calls.json", s.handleCreate)
+	mux.HandleFunc("GET "+apiPrefix+"/Calls.json", s.handleList)
 	mux.HandleFunc("GET "+apiPrefix+"/Calls/{CallFile}", s.handleFetch)
 	mux.HandleFunc("POST "+apiPrefix+"/Calls/{CallFile}", s.handleUpdate)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeNotFound(w, r) })
@@ -65,7 +70,7 @@ func (s *Sim) Handler() http.Handler {
 func (s *Sim) account(w http.ResponseWriter, r *http.Request) (string, bool) {
 	sid := r.PathValue("AccountSid")
 	s.mu.Lock()
-	ok := s.accounts[sid]
+	_, ok := s.tokens[sid]
 	s.mu.Unlock()
 	if !ok {
 		writeNotFound(w, r)
@@ -91,12 +96,135 @@ func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	c := s.createCall(account, p)
 	rec, res := c.record(), s.resource(c)
+	lose, lost := 0, false
+	if len(s.failCreate) > 0 {
+		lose, lost = s.failCreate[0], true
+		s.failCreate = s.failCreate[1:]
+	}
 	s.mu.Unlock()
 	s.log.Debug().Str("account_sid", account).Str("call_sid", rec.SID).Msg("call created")
 	if s.cfg.OnCallCreated != nil {
 		s.cfg.OnCallCreated(rec)
 	}
+	switch {
+	case lost && lose == 0:
+		// The call exists; the answer never arrives. net/http closes the
+		// connection without a response.
+		panic(http.ErrAbortHandler)
+	case lost:
+		writeError(w, &apiError{Status: lose, Code: 20500, Message: "Internal Server Error"})
+		return
+	}
 	writeJSON(w, http.StatusCreated, res)
+}
+
+// handleAccount serves the Accounts resource
+// (https://www.twilio.com/docs/iam/api/account): the main account and its
+// subaccounts, auth token included, to the main credentials. A subaccount's
+// owner_account_sid is the main account; the main account owns itself.
+func (s *Sim) handleAccount(w http.ResponseWriter, r *http.Request) {
+	sid, isJSON := strings.CutSuffix(r.PathValue("AccountFile"), ".json")
+	s.mu.Lock()
+	tok, ok := s.tokens[sid]
+	created := s.created
+	s.mu.Unlock()
+	if !isJSON || !ok {
+		writeNotFound(w, r)
+		return
+	}
+	name := "Strike main account"
+	if sid != s.cfg.AccountSID {
+		name = "SubAccount " + sid[len(sid)-6:]
+	}
+	uri := "/2010-04-01/Accounts/" + sid
+	date := created.UTC().Format(time.RFC1123Z)
+	writeJSON(w, http.StatusOK, map[string]any{
+		"sid": sid, "owner_account_sid": s.cfg.AccountSID, "auth_token": tok, "friendly_name": name,
+		"status": "active", "type": "Full", "date_created": date, "date_updated": date, "uri": uri + ".json",
+		"subresource_uris": map[string]string{"calls": uri + "/Calls.json"},
+	})
+}
+
+// List paging (https://www.twilio.com/docs/usage/twilios-response#pagination):
+// PageSize defaults to 50 and is at most 1000.
+const (
+	defaultPageSize = 50
+	maxPageSize     = 1000
+)
+
+// handleList serves the Calls list resource
+// (https://www.twilio.com/docs/voice/api/call-resource#read-multiple-call-resources):
+// the account's calls, filtered by To and From, newest first (by
+// date_created), one page of PageSize at a time with Page numbering from 0
+// and next_page_uri / previous_page_uri to walk the pages. PageToken is
+// accepted and ignored: Page alone locates a page here.
+func (s *Sim) handleList(w http.ResponseWriter, r *http.Request) {
+	account, ok := s.account(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	size, page := defaultPageSize, 0
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, badRequest(20001, "Invalid PageSize: %s", v))
+			return
+		}
+		size = min(n, maxPageSize)
+	}
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, badRequest(20001, "Invalid Page: %s", v))
+			return
+		}
+		page = n
+	}
+	to, from := q.Get("To"), q.Get("From")
+	s.mu.Lock()
+	var all []callResource
+	for i := len(s.order) - 1; i >= 0; i-- { // newest first; creation order breaks date ties
+		c := s.order[i]
+		if c.account == account && (to == "" || c.to == to) && (from == "" || c.from == from) {
+			all = append(all, s.resource(c))
+		}
+	}
+	s.mu.Unlock()
+	start := min(page*size, len(all))
+	end := min(start+size, len(all))
+	base := url.Values{}
+	for _, k := range []string{"To", "From"} {
+		if v := q.Get(k); v != "" {
+			base.Set(k, v)
+		}
+	}
+	pageURI := func(p int) string {
+		v := url.Values{}
+		for k, vs := range base {
+			v[k] = vs
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(p))
+		return "/2010-04-01/Accounts/" + account + "/Calls.json?" + v.Encode()
+	}
+	var next, prev *string
+	if end < len(all) {
+		n := pageURI(page + 1)
+		next = &n
+	}
+	if page > 0 {
+		p := pageURI(page - 1)
+		prev = &p
+	}
+	calls := all[start:end]
+	if calls == nil {
+		calls = []callResource{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"calls": calls, "page": page, "page_size": size, "start": start, "end": max(start, end-1),
+		"first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": prev, "uri": pageURI(page),
+	})
 }
 
 // lookup finds the call of the path, answering 404 if the account does not
@@ -207,6 +335,11 @@ func (s *Sim) resource(c *call) callResource {
 			updated = t
 		}
 	}
+	var answeredBy *string
+	if c.answeredBy != "" {
+		a := c.answeredBy
+		answeredBy = &a
+	}
 	var duration *string
 	if c.terminal() {
 		d := strconv.Itoa(s.duration(c))
@@ -232,6 +365,7 @@ func (s *Sim) resource(c *call) callResource {
 		Duration:      duration,
 		PriceUnit:     "USD",
 		Direction:     "outbound-api",
+		AnsweredBy:    answeredBy,
 		ApiVersion:    "2010-04-01",
 		QueueTime:     strconv.FormatInt(queue.Milliseconds(), 10),
 		URI:           uri + ".json",

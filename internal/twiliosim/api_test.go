@@ -138,29 +138,38 @@ func TestAdapterAgainstSim(t *testing.T) {
 		}
 	})
 
-	t.Run("unknown subaccount is not found", func(t *testing.T) {
+	t.Run("unknown subaccount is an account problem, not an invalid number", func(t *testing.T) {
 		e := newEnv(t, twiliosim.Config{}, nil)
 		_, err := e.tw.CreateCall(ctxT(t), e.request("AC0000000000000000000000000000dead", "+15551110005"))
-		if !errors.Is(err, twilio.ErrNotFound) {
-			t.Fatalf("err = %v, want ErrNotFound", err)
+		if !errors.Is(err, twilio.ErrAccount) || twilio.IsInvalidNumber(err) || twilio.MayHaveCreated(err) {
+			t.Fatalf("err = %v, want ErrAccount", err)
 		}
 	})
 
-	t.Run("5xx is retried then succeeds", func(t *testing.T) {
+	t.Run("5xx on a fetch is retried then succeeds", func(t *testing.T) {
 		e := newEnv(t, twiliosim.Config{}, nil)
-		e.sim.FailNext(2, http.StatusInternalServerError, 20500)
 		call, err := e.tw.CreateCall(ctxT(t), e.request(subA, "+15551110006"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := e.sim.RequestCount(); n != 3 {
-			t.Fatalf("sim saw %d requests, want 3", n)
+		e.sim.FailNext(2, http.StatusInternalServerError, 20500)
+		if _, err := e.tw.FetchCall(ctxT(t), subA, call.SID); err != nil {
+			t.Fatal(err)
 		}
-		if recs := e.sim.Calls(); len(recs) != 1 || recs[0].SID != call.SID {
-			t.Fatalf("records %+v", recs)
+		if n := e.sim.RequestCount(); n != 4 {
+			t.Fatalf("sim saw %d requests, want 1 create and 3 fetches", n)
 		}
 		if v := metricValue(t, e.reg, "strike_twilio_errors_total", "code", "20500"); v != 2 {
 			t.Fatalf("errors_total{code=20500} = %v, want 2", v)
+		}
+	})
+
+	t.Run("5xx on a create is not retried: the call may exist", func(t *testing.T) {
+		e := newEnv(t, twiliosim.Config{}, nil)
+		e.sim.FailNext(1, http.StatusInternalServerError, 20500)
+		_, err := e.tw.CreateCall(ctxT(t), e.request(subA, "+15551110016"))
+		if !twilio.MayHaveCreated(err) || e.sim.RequestCount() != 1 {
+			t.Fatalf("err = %v after %d requests, want MayHaveCreated after 1", err, e.sim.RequestCount())
 		}
 	})
 
@@ -178,7 +187,7 @@ func TestAdapterAgainstSim(t *testing.T) {
 	t.Run("persistent 5xx gives up after the max elapsed time", func(t *testing.T) {
 		e := newEnv(t, twiliosim.Config{}, func(c *twilio.Config) { c.RetryMaxElapsed = 30 * time.Millisecond })
 		e.sim.FailNext(1000, http.StatusServiceUnavailable, 20503)
-		_, err := e.tw.CreateCall(ctxT(t), e.request(subA, "+15551110008"))
+		_, err := e.tw.FetchCall(ctxT(t), subA, "CA00000000000000000000000000000008")
 		if !errors.Is(err, twilio.ErrUnavailable) || !twilio.IsRetryable(err) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
@@ -264,8 +273,10 @@ func TestAPIShapes(t *testing.T) {
 		{"unknown account is 404/20404", "AC0000000000000000000000000000beef", mainSID, authToken, form(), 404, 20404},
 		{"invalid To is 400/21211", subA, mainSID, authToken, form("To", "12"), 400, 21211},
 		{"invalid From is 400/21212", subA, mainSID, authToken, form("From", "+0"), 400, 21212},
-		{"Timeout below 5 is 400/21208", subA, mainSID, authToken, form("Timeout", "4"), 400, 21208},
-		{"Timeout above 600 is 400/21208", subA, mainSID, authToken, form("Timeout", "601"), 400, 21208},
+		{"Timeout 0 is 400/21208", subA, mainSID, authToken, form("Timeout", "0"), 400, 21208},
+		{"Timeout above 600 is accepted (and capped)", subA, mainSID, authToken, form("Timeout", "601"), 201, 0},
+		{"TwiML over 4,000 characters is 400/32018", subA, mainSID, authToken,
+			form("Url", "", "Twiml", "<Response><Say>"+strings.Repeat("a", 3980)+"</Say></Response>"), 400, 32018},
 		{"no TwiML is 400/21205", subA, mainSID, authToken, form("Url", ""), 400, 21205},
 		{"a valid request under the main account is 201", mainSID, mainSID, authToken, form(), 201, 0},
 	}

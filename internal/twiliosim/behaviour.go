@@ -23,10 +23,14 @@ type AnswerAndPress struct {
 // AnswerNoKey is a voicemail or a person who never presses a key: answered
 // After the ringing starts, no digits. With HangUpAfter 0 it listens until
 // the Gather times out and the application's trailing TwiML has played;
-// otherwise it hangs up HangUpAfter after answering.
+// otherwise it hangs up HangUpAfter after answering. Machine makes it an
+// answering machine for answering machine detection (AnsweredBy
+// machine_start, or machine_end_beep with DetectMessageEnd); otherwise
+// detection finds a human, as for AnswerAndPress.
 type AnswerNoKey struct {
 	After       time.Duration
 	HangUpAfter time.Duration
+	Machine     bool
 }
 
 // NoAnswer rings until the call's Timeout; the call ends no-answer (SIP 487).

@@ -39,6 +39,7 @@ type call struct {
 	seq                               int
 	keys                              string // keys still to press
 	pressed                           string
+	answeredBy                        string // AMD verdict, set on answer when asked for
 	callbacks                         []CallbackRecord
 	held                              []outbound    // OutOfOrder: sent after completed
 	timer                             Timer         // the pending play-out step
@@ -163,6 +164,7 @@ func (s *Sim) ring(c *call) {
 func (s *Sim) answer(c *call) {
 	c.status = twilio.StatusInProgress
 	c.answered = s.clock.Now()
+	c.answeredBy = answeredBy(c)
 	s.emit(c, eventAnswered, twilio.StatusInProgress, 0)
 	if b, ok := c.behaviour.(AnswerNoKey); ok && b.HangUpAfter > 0 {
 		s.after(c, s.scale(b.HangUpAfter), s.hangUp)
@@ -175,16 +177,45 @@ func (s *Sim) answer(c *call) {
 	s.enqueue(&c.appQ, func() { s.fetchTwiML(c) })
 }
 
-// fetchTwiML requests the call's Url like Twilio does on answer. Runs in
-// the call's app queue, without s.mu.
+// answeredBy is answering machine detection's verdict for an answered call
+// (https://www.twilio.com/docs/voice/answering-machine-detection): with
+// MachineDetection=Enable "human" or "machine_start" as soon as the called
+// party is identified; with DetectMessageEnd a machine is reported at the end
+// of its greeting, "machine_end_beep". "" when detection was not asked for.
+// Detection here is synchronous and instant: the TwiML request waits for it.
+func answeredBy(c *call) string {
+	if c.p.MachineDetection == "" {
+		return ""
+	}
+	if b, ok := c.behaviour.(AnswerNoKey); ok && b.Machine {
+		if c.p.MachineDetection == amdMessageEnd {
+			return "machine_end_beep"
+		}
+		return "machine_start"
+	}
+	return "human"
+}
+
+// fetchTwiML requests the call's Url like Twilio does on answer; with
+// machine detection the request carries AnsweredBy. Runs in the call's app
+// queue, without s.mu.
 func (s *Sim) fetchTwiML(c *call) {
 	s.mu.Lock()
-	o := outbound{url: c.p.URL, method: c.p.Method, account: c.account, params: s.baseParams(c)}
+	params := s.baseParams(c)
+	if c.answeredBy != "" {
+		params["AnsweredBy"] = c.answeredBy
+	}
 	s.mu.Unlock()
-	body, err := s.send(o)
+	s.fetchAndRun(c, c.p.URL, c.p.Method, params)
+}
+
+// fetchAndRun requests TwiML from docURL and runs it on the call. Runs in
+// the call's app queue, without s.mu.
+func (s *Sim) fetchAndRun(c *call, docURL, method string, params map[string]string) {
+	body, err := s.send(outbound{url: docURL, method: method, account: c.account, params: params})
 	doc, perr := twimlDoc{}, err
 	if err == nil {
-		doc, perr = parseTwiML(body, c.p.URL)
+		doc, perr = parseTwiML(body, docURL)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -207,6 +238,24 @@ func (s *Sim) run(c *call, doc twimlDoc, err error) {
 		return // the hang-up is already scheduled
 	}
 	g := doc.Gather
+	if g == nil && doc.Redirect != nil {
+		// The verbs before <Redirect> play (Pause, Say), then Twilio
+		// requests its URL with the call's parameters
+		// (https://www.twilio.com/docs/voice/twiml/redirect) and runs the
+		// TwiML it answers.
+		r := *doc.Redirect
+		before := doc.PausesBefore + time.Duration(doc.SaysBefore)*s.cfg.SayDuration
+		s.after(c, s.scale(before), func(c *call) {
+			if r.URL == "" {
+				s.log.Warn().Str("call_sid", c.sid).Msg("Redirect has no resolvable URL; hanging up")
+				s.hangUp(c)
+				return
+			}
+			params := s.baseParams(c)
+			s.enqueue(&c.appQ, func() { s.fetchAndRun(c, r.URL, r.Method, params) })
+		})
+		return
+	}
 	if g == nil {
 		s.after(c, s.scale(s.cfg.SayDuration), s.hangUp)
 		return
@@ -300,6 +349,9 @@ func (s *Sim) emit(c *call, event, callStatus string, sip int) {
 	params := s.baseParams(c)
 	params["CallStatus"] = callStatus
 	params["CallbackSource"] = "call-progress-events"
+	if c.answeredBy != "" {
+		params["AnsweredBy"] = c.answeredBy
+	}
 	params["SequenceNumber"] = strconv.Itoa(c.seq)
 	params["Timestamp"] = s.clock.Now().UTC().Format(time.RFC1123Z)
 	if event == eventCompleted {

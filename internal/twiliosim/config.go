@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/osprey-strike/strike/internal/twilio"
@@ -32,16 +33,16 @@ const (
 type Config struct {
 	// AccountSID and AuthToken are the main account's credentials: the only
 	// ones the API accepts (HTTP basic auth), as for Strike in production.
+	// The main account's webhooks are signed with AuthToken.
 	AccountSID, AuthToken string
 	// Subaccounts are the subaccount SIDs of the main account that may
-	// appear as the path AccountSid.
+	// appear as the path AccountSid. Each has its own auth token, which
+	// signs its calls' webhooks (as Twilio does) and which the Accounts
+	// resource serves to the main credentials.
 	Subaccounts []string
-	// SigningTokens optionally maps an account SID to the auth token its
-	// webhooks are signed with. By default every webhook, subaccount calls
-	// included, is signed with the main AuthToken: Strike validates with
-	// its one token. Real Twilio signs a subaccount's webhooks with that
-	// subaccount's own auth token; set this to rehearse that.
-	SigningTokens map[string]string
+	// SubaccountTokens optionally fixes the auth token of some subaccounts;
+	// the others get a random token per Sim, never the main one.
+	SubaccountTokens map[string]string
 	// Addr is the listen address of Start; "" = DefaultAddr.
 	Addr string
 	// Clock plays calls out; nil = RealClock().
@@ -117,6 +118,11 @@ func (cfg Config) validate() error {
 	for _, s := range cfg.Subaccounts {
 		if !twilio.IsSID("AC", s) {
 			errs = append(errs, fmt.Errorf("subaccount %q is not an account SID", s))
+		}
+	}
+	for sid, tok := range cfg.SubaccountTokens {
+		if !slices.Contains(cfg.Subaccounts, sid) || tok == "" {
+			errs = append(errs, fmt.Errorf("SubaccountTokens[%q]: not a configured subaccount, or an empty token", sid))
 		}
 	}
 	if cfg.TimeScale < 0 || cfg.CPS < 0 {

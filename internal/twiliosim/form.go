@@ -7,13 +7,33 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// Timeout bounds Strike relies on (Twilio's maximum is 600 s).
+// Timeout of a Create Call request. The Call resource documents "The default
+// is 60 seconds and the maximum is 600 seconds"
+// (https://www.twilio.com/docs/voice/api/call-resource), and error 21208
+// (https://www.twilio.com/docs/api/errors/21208) says "You may specify any
+// positive, whole integer for the Timeout parameter": so any positive integer
+// is accepted and a larger one rings 600 s at most.
 const (
-	minTimeout     = 5 * time.Second
 	maxTimeout     = 600 * time.Second
 	defaultTimeout = 60 * time.Second
+)
+
+// maxInlineTwiML is the limit on the Twiml parameter, in characters:
+// "Twiml size exceeded maximum allowed value of 4000 characters"
+// (https://www.twilio.com/docs/api/errors/32018).
+const (
+	maxInlineTwiML  = 4000
+	codeTwiMLTooBig = 32018
+)
+
+// Answering machine detection modes
+// (https://www.twilio.com/docs/voice/answering-machine-detection).
+const (
+	amdEnable     = "Enable"
+	amdMessageEnd = "DetectMessageEnd"
 )
 
 // createParams are the validated parameters of a Create Call request.
@@ -25,6 +45,7 @@ type createParams struct {
 	StatusCallback       string
 	StatusCallbackMethod string
 	Events               map[string]bool
+	MachineDetection     string // "", Enable or DetectMessageEnd
 }
 
 // apiError is a Twilio-shaped error answer.
@@ -44,8 +65,9 @@ func badRequest(code int, format string, args ...any) *apiError {
 
 // parseCreate validates a Create Call form as Twilio does, with Twilio's
 // error codes (21201 no To, 21211 invalid To, 21213 no From, 21212 invalid
-// From, 21205 invalid Url, 21208 invalid Timeout, 21609 invalid
-// StatusCallback; 20001 for the rest, a simulator choice).
+// From, 21205 invalid Url, 21208 invalid Timeout, 32018 Twiml over 4,000
+// characters, 21609 invalid StatusCallback; 20001 for the rest, a simulator
+// choice).
 func parseCreate(form url.Values) (createParams, *apiError) {
 	p := createParams{
 		To:                   form.Get("To"),
@@ -57,6 +79,7 @@ func parseCreate(form url.Values) (createParams, *apiError) {
 		Method:               "POST",
 		StatusCallbackMethod: "POST",
 		Events:               map[string]bool{},
+		MachineDetection:     form.Get("MachineDetection"),
 	}
 	switch {
 	case p.To == "":
@@ -75,15 +98,23 @@ func parseCreate(form url.Values) (createParams, *apiError) {
 		return createParams{}, badRequest(20001, "Url and Twiml are mutually exclusive")
 	case p.URL != "" && !isHTTPURL(p.URL):
 		return createParams{}, badRequest(21205, "Url is not a valid URL: %s", p.URL)
-	case len(p.Twiml) > maxTwiML:
-		return createParams{}, badRequest(20001, "Twiml is longer than %d bytes", maxTwiML)
+	case utf8.RuneCountInString(p.Twiml) > maxInlineTwiML:
+		return createParams{}, badRequest(codeTwiMLTooBig, "Twiml size exceeded maximum allowed value of %d characters", maxInlineTwiML)
 	}
 	if s := form.Get("Timeout"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || time.Duration(n)*time.Second < minTimeout || time.Duration(n)*time.Second > maxTimeout {
-			return createParams{}, badRequest(21208, "Invalid Timeout: %s (5 to 600 seconds)", s)
+		if err != nil || n < 1 {
+			return createParams{}, badRequest(21208, "Invalid Timeout: %s (a positive whole number of seconds)", s)
 		}
-		p.Timeout = time.Duration(n) * time.Second
+		p.Timeout = maxTimeout
+		if n < int(maxTimeout/time.Second) {
+			p.Timeout = time.Duration(n) * time.Second
+		}
+	}
+	switch p.MachineDetection {
+	case "", amdEnable, amdMessageEnd:
+	default:
+		return createParams{}, badRequest(20001, "MachineDetection must be Enable or DetectMessageEnd")
 	}
 	var ok bool
 	if p.Method, ok = method(form.Get("Method")); !ok {

@@ -2,6 +2,7 @@ package twiliosim
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +22,23 @@ func TestParseCreate(t *testing.T) {
 		}
 		if p.Timeout != 25*time.Second || len(p.Events) != 4 || p.Method != "POST" {
 			t.Fatalf("got %+v", p)
+		}
+	})
+	t.Run("caps Timeout at 600 s", func(t *testing.T) {
+		f := valid()
+		f.Set("Timeout", "3600")
+		p, err := parseCreate(f)
+		if err != nil || p.Timeout != 600*time.Second {
+			t.Fatalf("Timeout 3600: %v, %v; want 600 s", p.Timeout, err)
+		}
+	})
+	t.Run("accepts TwiML of exactly 4,000 characters, counted as characters", func(t *testing.T) {
+		f := valid()
+		f.Del("Url")
+		doc := "<Response><Say>" + strings.Repeat("é", 3968) + "</Say></Response>"
+		f.Set("Twiml", doc)
+		if _, err := parseCreate(f); err != nil {
+			t.Fatalf("4,000 characters (%d bytes) refused: %v", len(doc), err)
 		}
 	})
 	t.Run("defaults Timeout to 60 s", func(t *testing.T) {
@@ -46,8 +64,13 @@ func TestParseCreate(t *testing.T) {
 		{"rejects neither Url nor Twiml", func(f url.Values) { f.Del("Url") }, 21205},
 		{"rejects both Url and Twiml", func(f url.Values) { f.Set("Twiml", "<Response/>") }, 20001},
 		{"rejects a relative Url", func(f url.Values) { f.Set("Url", "/twiml") }, 21205},
-		{"rejects a Timeout under 5", func(f url.Values) { f.Set("Timeout", "4") }, 21208},
-		{"rejects a Timeout over 600", func(f url.Values) { f.Set("Timeout", "601") }, 21208},
+		{"rejects a Timeout of 0", func(f url.Values) { f.Set("Timeout", "0") }, 21208},
+		{"rejects a negative Timeout", func(f url.Values) { f.Set("Timeout", "-5") }, 21208},
+		{"rejects TwiML over 4,000 characters", func(f url.Values) {
+			f.Del("Url")
+			f.Set("Twiml", "<Response><Say>"+strings.Repeat("é", 3981)+"</Say></Response>")
+		}, 32018},
+		{"rejects an unknown MachineDetection", func(f url.Values) { f.Set("MachineDetection", "Maybe") }, 20001},
 		{"rejects a non-numeric Timeout", func(f url.Values) { f.Set("Timeout", "soon") }, 21208},
 		{"rejects a bad StatusCallback", func(f url.Values) { f.Set("StatusCallback", "ftp://x") }, 21609},
 		{"rejects an unknown event", func(f url.Values) { f.Add("StatusCallbackEvent", "exploded") }, 20001},
@@ -86,7 +109,7 @@ func FuzzParseCreate(f *testing.F) {
 		if !isE164(p.To) || !isE164(p.From) {
 			t.Fatalf("accepted non-E.164 numbers %q %q", p.To, p.From)
 		}
-		if p.Timeout < minTimeout || p.Timeout > maxTimeout {
+		if p.Timeout < time.Second || p.Timeout > maxTimeout {
 			t.Fatalf("accepted Timeout %v", p.Timeout)
 		}
 		if (p.URL == "") == (p.Twiml == "") || (p.URL != "" && !isHTTPURL(p.URL)) {

@@ -35,7 +35,7 @@ type hit struct {
 	URL          string     // as the receiver sees itself: its public URL
 	Signature    string
 	Idempotency  string
-	ValidSig     bool // under the receiver's token
+	ValidSig     bool // under the token of the webhook's AccountSid
 	At           time.Time
 }
 
@@ -44,17 +44,18 @@ type hit struct {
 // at /gather like the dialer will (1 or 2 ends the call, another key is
 // prompted again up to 3 times). Status callbacks go to /status.
 type receiver struct {
-	srv   *httptest.Server
-	token string
+	srv *httptest.Server
+	// tokens gives the auth token of an account, as Strike's gateway reads it.
+	tokens func(account string) string
 
 	mu   sync.Mutex
 	hits []hit
 	more chan struct{} // closed and replaced on every hit
 }
 
-func newReceiver(t *testing.T, token string) *receiver {
+func newReceiver(t *testing.T, tokens func(string) string) *receiver {
 	t.Helper()
-	rc := &receiver{token: token, more: make(chan struct{})}
+	rc := &receiver{tokens: tokens, more: make(chan struct{})}
 	rc.srv = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.srv.Close)
 	return rc
@@ -76,7 +77,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		Idempotency: r.Header.Get("I-Twilio-Idempotency-Token"),
 		At:          time.Now(),
 	}
-	h.ValidSig = twilio.ValidateRequest(rc.token, full, params, h.Signature)
+	h.ValidSig = twilio.ValidateRequest(rc.tokens(r.Form.Get("AccountSid")), full, params, h.Signature)
 	rc.mu.Lock()
 	rc.hits = append(rc.hits, h)
 	close(rc.more)
@@ -90,6 +91,10 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/twiml":
 		_, _ = w.Write([]byte(twilio.GatherTwiML("ACME-NOCA-00042-2026", "Exchange 7", rc.srv.URL+"/gather?attempt=1", 1)))
+	case "/redirect":
+		_, _ = w.Write([]byte(twilio.PauseRedirectTwiML(time.Second, rc.srv.URL+"/after?x=1")))
+	case "/after":
+		_, _ = w.Write([]byte(twilio.SayTwiML("Redirected.")))
 	case "/gather":
 		attempt, _ := strconv.Atoi(r.URL.Query().Get("attempt"))
 		switch d := r.Form.Get("Digits"); {
@@ -169,7 +174,13 @@ const fast = 0.001
 
 func newEnv(t *testing.T, cfg twiliosim.Config, tweak func(*twilio.Config)) *env {
 	t.Helper()
-	e := &env{rc: newReceiver(t, authToken), reg: prometheus.NewRegistry()}
+	e := &env{reg: prometheus.NewRegistry()}
+	e.rc = newReceiver(t, func(account string) string {
+		if account == mainSID || e.sim == nil {
+			return authToken
+		}
+		return e.sim.AuthToken(account)
+	})
 	cfg.AccountSID, cfg.AuthToken = mainSID, authToken
 	if cfg.Subaccounts == nil {
 		cfg.Subaccounts = []string{subA, subB}

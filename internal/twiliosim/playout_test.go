@@ -200,32 +200,39 @@ func TestSignatures(t *testing.T) {
 		}
 		g := e.rc.waitFor(t, "/gather", call.SID, func(hs []hit) bool { return len(hs) == 1 })[0]
 		params := twilio.FormParams(g.Post)
-		if !twilio.ValidateRequest(authToken, g.URL, params, g.Signature) {
+		tok := e.sim.AuthToken(subA)
+		if tok == authToken {
+			t.Fatal("subaccount A signs with the main token; Twilio signs with the subaccount's own")
+		}
+		if twilio.ValidateRequest(authToken, g.URL, params, g.Signature) {
+			t.Fatal("a subaccount's gather result validates with the main token")
+		}
+		if !twilio.ValidateRequest(tok, g.URL, params, g.Signature) {
 			t.Fatal("genuine gather result rejected")
 		}
 		tampered := twilio.FormParams(g.Post)
 		tampered["Digits"] = "2"
 		forged := twilio.Sign("attackerToken", g.URL, params)
 		for name, ok := range map[string]bool{
-			"tampered Digits":   twilio.ValidateRequest(authToken, g.URL, tampered, g.Signature),
-			"other URL":         twilio.ValidateRequest(authToken, g.URL+"&x=1", params, g.Signature),
-			"forged signature":  twilio.ValidateRequest(authToken, g.URL, params, forged),
-			"missing signature": twilio.ValidateRequest(authToken, g.URL, params, ""),
+			"tampered Digits":   twilio.ValidateRequest(tok, g.URL, tampered, g.Signature),
+			"other URL":         twilio.ValidateRequest(tok, g.URL+"&x=1", params, g.Signature),
+			"forged signature":  twilio.ValidateRequest(tok, g.URL, params, forged),
+			"missing signature": twilio.ValidateRequest(tok, g.URL, params, ""),
 		} {
 			if ok {
 				t.Errorf("%s accepted", name)
 			}
 		}
 	})
-	t.Run("subaccount signing tokens are honoured", func(t *testing.T) {
-		e := newEnv(t, twiliosim.Config{TimeScale: fast, SigningTokens: map[string]string{subB: subToken}}, nil)
+	t.Run("configured subaccount tokens are honoured", func(t *testing.T) {
+		e := newEnv(t, twiliosim.Config{TimeScale: fast, SubaccountTokens: map[string]string{subB: subToken}}, nil)
 		call, err := e.tw.CreateCall(ctxT(t), e.request(subB, number))
 		if err != nil {
 			t.Fatal(err)
 		}
 		hs := e.rc.waitFor(t, "/status", call.SID, func(hs []hit) bool { return len(hs) > 0 })
 		h := hs[0]
-		if h.ValidSig {
+		if twilio.ValidateRequest(authToken, h.URL, twilio.FormParams(h.Post), h.Signature) {
 			t.Fatal("callback validated with the main token, want the subaccount's")
 		}
 		if !twilio.ValidateRequest(subToken, h.URL, twilio.FormParams(h.Post), h.Signature) {

@@ -30,8 +30,11 @@ type Sim struct {
 	closed bool
 	wg     sync.WaitGroup
 
-	mu          sync.Mutex
-	accounts    map[string]bool
+	mu sync.Mutex
+	// tokens holds the auth token of the main account and of each
+	// subaccount: the set of accounts the API knows.
+	tokens      map[string]string
+	created     time.Time // the accounts' date_created
 	script      Script
 	numberFault map[string]Faults
 	faults      Faults
@@ -40,6 +43,7 @@ type Sim struct {
 	nextSlot    map[string]time.Time // per account: when the CPS queue frees
 	numberCalls map[string]int       // per To number: calls so far (Sequence)
 	failNext    []apiError
+	failCreate  []int // FailAfterCreate: the status of each next created call's answer
 	requests    int
 
 	server *http.Server
@@ -59,7 +63,8 @@ func New(cfg Config, log zerolog.Logger) (*Sim, error) {
 		clock:       cfg.Clock,
 		ctx:         ctx,
 		cancel:      cancel,
-		accounts:    map[string]bool{cfg.AccountSID: true},
+		tokens:      map[string]string{cfg.AccountSID: cfg.AuthToken},
+		created:     cfg.Clock.Now(),
 		script:      Script{},
 		numberFault: map[string]Faults{},
 		faults:      cfg.Faults,
@@ -68,7 +73,11 @@ func New(cfg Config, log zerolog.Logger) (*Sim, error) {
 		numberCalls: map[string]int{},
 	}
 	for _, sub := range cfg.Subaccounts {
-		s.accounts[sub] = true
+		tok, ok := cfg.SubaccountTokens[sub]
+		if !ok {
+			tok = newToken()
+		}
+		s.tokens[sub] = tok
 	}
 	for n, b := range cfg.Script {
 		s.script[n] = b
@@ -198,6 +207,43 @@ func (s *Sim) FailNext(n, status, code int) {
 	}
 }
 
+// FailAfterCreate makes the next n Create Call requests that create a call
+// create it (it plays out like any other) and then lose the answer: status 0
+// drops the connection without an answer, as a network failure or a client
+// timeout would; a 5xx status answers that status with Twilio error 20500.
+// Twilio documents call creation as not idempotent
+// (https://www.twilio.com/docs/voice/api/call-resource), so a client that
+// retries after such a failure places the call twice.
+func (s *Sim) FailAfterCreate(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.failCreate = append(s.failCreate, status)
+	}
+}
+
+// AuthToken is the auth token of account (main or subaccount), "" if the Sim
+// does not know it. It signs the webhooks of that account's calls.
+func (s *Sim) AuthToken(account string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[account]
+}
+
+// RotateAuthToken gives a subaccount a new random auth token, as promoting
+// a secondary token in Twilio's Console does, and returns it. Webhooks signed
+// from now on use it.
+func (s *Sim) RotateAuthToken(sub string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[sub]; !ok || sub == s.cfg.AccountSID {
+		panic("twiliosim: RotateAuthToken of " + sub + ": not a subaccount")
+	}
+	tok := newToken()
+	s.tokens[sub] = tok
+	return tok
+}
+
 // RequestCount is the number of API requests received so far, failed ones
 // included.
 func (s *Sim) RequestCount() int {
@@ -258,10 +304,15 @@ func (s *Sim) unscale(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.cfg.TimeScale)
 }
 
-// signingToken is the auth token account's webhooks are signed with.
+// signingToken is the auth token account's webhooks are signed with: the
+// account's own (https://www.twilio.com/docs/usage/webhooks/webhooks-security:
+// the signature is computed with the AuthToken of the account that owns the
+// call; a subaccount has its own token).
 func (s *Sim) signingToken(account string) string {
-	if t, ok := s.cfg.SigningTokens[account]; ok {
-		return t
-	}
-	return s.cfg.AuthToken
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens[account]
 }
+
+// newToken is a random 32-hex-digit auth token, shaped like Twilio's.
+func newToken() string { return newSID("")[:32] }

@@ -34,11 +34,29 @@ type gatherSpec struct {
 	NumDigits int
 }
 
-// twimlDoc is what the simulator reads of a TwiML document: its first
-// top-level Gather, if any. Other verbs only take time (SayDuration).
-type twimlDoc struct {
-	Gather *gatherSpec
+// redirectSpec is a <Redirect>: the absolute URL of the next TwiML ("" if
+// it cannot be resolved) and the method, POST by default
+// (https://www.twilio.com/docs/voice/twiml/redirect).
+type redirectSpec struct {
+	URL, Method string
 }
+
+// twimlDoc is what the simulator reads of a TwiML document: its first
+// top-level Gather, if any, else its first top-level Redirect and how long
+// the verbs before it take (each <Pause> its length, 1 s by default,
+// https://www.twilio.com/docs/voice/twiml/pause; each <Say> SayDuration).
+// Other verbs only take time.
+type twimlDoc struct {
+	Gather   *gatherSpec
+	Redirect *redirectSpec
+	// PausesBefore and SaysBefore are the <Pause> time and the number of
+	// <Say> verbs before the Redirect.
+	PausesBefore time.Duration
+	SaysBefore   int
+}
+
+// defaultPause is the length of a <Pause> without one.
+const defaultPause = time.Second
 
 // parseTwiML reads a TwiML document from outside (the application's TwiML
 // URL or gather action, or inline Twiml). docURL is the URL it came from,
@@ -64,12 +82,24 @@ func parseTwiML(doc []byte, docURL string) (twimlDoc, error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if t.Name.Local == "Gather" && out.Gather == nil {
+			switch {
+			case t.Name.Local == "Gather" && out.Gather == nil:
 				g, err := gatherOf(t, docURL)
 				if err != nil {
 					return twimlDoc{}, err
 				}
 				out.Gather = &g
+			case t.Name.Local == "Redirect" && out.Redirect == nil:
+				r, err := redirectOf(d, t, docURL)
+				if err != nil {
+					return twimlDoc{}, err
+				}
+				out.Redirect = &r
+				continue // redirectOf consumed the element
+			case out.Redirect == nil && t.Name.Local == "Pause":
+				out.PausesBefore += pauseOf(t)
+			case out.Redirect == nil && t.Name.Local == "Say":
+				out.SaysBefore++
 			}
 			if err := d.Skip(); err != nil {
 				return twimlDoc{}, fmt.Errorf("TwiML: %w", err)
@@ -189,4 +219,41 @@ func resolveAction(action, docURL string) (string, error) {
 	}
 	u.Fragment = ""
 	return u.String(), nil
+}
+
+func pauseOf(t xml.StartElement) time.Duration {
+	for _, a := range t.Attr {
+		if a.Name.Local == "length" {
+			if n, err := strconv.Atoi(strings.TrimSpace(a.Value)); err == nil && n >= 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	return defaultPause
+}
+
+// redirectOf reads a <Redirect method="...">URL</Redirect>, resolving a
+// relative URL against the document's.
+func redirectOf(d *xml.Decoder, t xml.StartElement, docURL string) (redirectSpec, error) {
+	r := redirectSpec{Method: "POST"}
+	for _, a := range t.Attr {
+		if a.Name.Local == "method" {
+			switch m := strings.ToUpper(strings.TrimSpace(a.Value)); m {
+			case "POST", "GET":
+				r.Method = m
+			default:
+				return redirectSpec{}, fmt.Errorf("Redirect method %q is not GET or POST", a.Value)
+			}
+		}
+	}
+	var body string
+	if err := d.DecodeElement(&body, &t); err != nil {
+		return redirectSpec{}, fmt.Errorf("TwiML Redirect: %w", err)
+	}
+	u, err := resolveAction(strings.TrimSpace(body), docURL)
+	if err != nil {
+		return redirectSpec{}, fmt.Errorf("Redirect: %w", err)
+	}
+	r.URL = u
+	return r, nil
 }
