@@ -12,6 +12,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/internal/twiliosim"
 	"github.com/osprey-strike/strike/producers/callbacks"
 )
@@ -36,17 +37,26 @@ func (o *telephonyOpts) register(cmd *cobra.Command) {
 	o.authToken = os.Getenv("STRIKE_TWILIO_AUTH_TOKEN")
 }
 
-// twilioWebhooks mounts the signature-checked webhook routes on the HTTP server.
+// twilioWebhooks mounts the signature-checked webhook routes on the HTTP server. Each webhook is
+// validated with the token of its account: the main token for Strike's main account, a NOC
+// subaccount's own token read with the main credentials from Twilio's Accounts resource (and
+// cached); accounts that are not a NOC's subaccount in noc_tenants are refused.
 func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
-	if o.authToken == "" || o.publicBaseURL == "" {
-		return nil, errors.New("Twilio webhooks need STRIKE_TWILIO_AUTH_TOKEN and --public-base-url (STRIKE_PUBLIC_BASE_URL)")
+	if o.authToken == "" || o.publicBaseURL == "" || o.accountSID == "" {
+		return nil, errors.New("Twilio webhooks need --twilio-account-sid, STRIKE_TWILIO_AUTH_TOKEN and --public-base-url (STRIKE_PUBLIC_BASE_URL)")
+	}
+	accounts, err := twilio.New(twilio.Config{AccountSID: o.accountSID, AuthToken: o.authToken, BaseURL: o.apiBaseURL},
+		rt.log, rt.reg)
+	if err != nil {
+		return nil, err
 	}
 	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, "twilio-webhooks", rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL, AuthToken: o.authToken,
+	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL,
+		Signatures: accounts.WebhookTokens(twilio.DefaultRereadInterval), Accounts: callbacks.NOCSubaccounts{Pool: rt.pool},
 		Fill: callbacks.BoardFill{Pool: rt.pool}})
 	if err != nil {
 		cl.Close()

@@ -180,17 +180,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		events: map[string][]event{}, more: make(chan struct{})}
 	e.producer = kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
 
-	// The gateway's webhook side, publishing to strike.telephony.callbacks.v1.
+	// The gateway's webhook side, publishing to strike.telephony.callbacks.v1; its handler is
+	// mounted once the simulator runs (below).
 	mux := http.NewServeMux()
 	gw := httptest.NewUnstartedServer(mux)
 	gw.Start()
 	t.Cleanup(gw.Close)
 	e.gateway = gw.URL
-	h, err := callbacks.New(e.producer, zerolog.Nop(), nil, callbacks.Config{PublicBaseURL: gw.URL, AuthToken: authToken})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.Mount(mux)
 
 	scfg := twiliosim.Config{AccountSID: mainSID, AuthToken: authToken, Clock: simClock{e.clock},
 		Subaccounts: []string{devdata.NOCs[0].TwilioSubaccountSID, devdata.NOCs[1].TwilioSubaccountSID},
@@ -207,6 +203,21 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 	e.sim = sim
+
+	// Each callback is validated with its account's token as in production: the simulator signs
+	// a NOC subaccount's webhooks with that subaccount's own token, which the gateway reads with
+	// the main credentials from the simulator's Accounts resource; the NOC subaccounts are the
+	// seeded noc_tenants.
+	accounts, err := twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: authToken, BaseURL: sim.URL()}, zerolog.Nop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := callbacks.New(e.producer, zerolog.Nop(), nil, callbacks.Config{PublicBaseURL: gw.URL,
+		Signatures: accounts.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.Pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Mount(mux)
 
 	cps := o.cps
 	if cps == 0 {

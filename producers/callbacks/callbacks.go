@@ -3,6 +3,13 @@
 // strike.telephony.callbacks.v1 keyed by ECO id, where the dialer replica that owns the ECO's
 // partition reads it. It holds no ring-down state (DESIGN §3): the dialer decides what a
 // callback means.
+//
+// Twilio signs a call's webhooks with the auth token of the account that owns the call
+// (https://www.twilio.com/docs/usage/webhooks/webhooks-security): Strike's main token for the
+// main account, a NOC subaccount's own token for that subaccount's calls. Each webhook is
+// therefore checked with the token of the account in its AccountSid field, which must be
+// Strike's main account or a NOC's subaccount (noc_tenants.twilio_subaccount_sid); any other
+// account is refused before its token is looked up.
 package callbacks
 
 import (
@@ -35,6 +42,15 @@ const maxGatherAttempts = 3
 // maxBody bounds a webhook body; Twilio's are a few hundred bytes.
 const maxBody = 16 << 10
 
+// A keypress that cannot be published is kept: the caller hears a short pause while Twilio is
+// redirected to the gather URL again, with the digits and a retry count in its query (Twilio
+// signs the redirected request's URL, query included, so neither can be forged), up to
+// maxPublishRetries times; only then is the caller told it could not be recorded.
+const (
+	maxPublishRetries = 3
+	publishRetryPause = time.Second
+)
+
 // Producer publishes records; *kgo.Client satisfies it.
 type Producer interface {
 	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
@@ -46,14 +62,34 @@ type FillChecker interface {
 	Filled(ctx context.Context, ecoID string) (bool, error)
 }
 
+// Signatures checks a webhook's X-Twilio-Signature with the auth token of the account that owns
+// the call; *twilio.WebhookTokens implements it (main token for the main account, a
+// subaccount's own token read from Twilio's Accounts resource).
+type Signatures interface {
+	// MainAccountSID is Strike's main Twilio account.
+	MainAccountSID() string
+	// Validate reports whether signature is valid for a webhook of accountSID to url with
+	// params. Its error says the account's token could not be known: twilio.ErrForeignAccount or
+	// twilio.ErrNotFound when the account is not Strike's, any other error when Twilio could
+	// not be asked.
+	Validate(ctx context.Context, accountSID, url string, params map[string]string, signature string) (bool, error)
+}
+
+// Subaccounts says whether an account SID is the Twilio subaccount of a NOC Strike serves.
+type Subaccounts interface {
+	IsNOCSubaccount(ctx context.Context, sid string) (bool, error)
+}
+
 // Config configures the handlers.
 type Config struct {
 	// PublicBaseURL is Strike's base URL as Twilio reaches it (the load balancer's, in
 	// production). Twilio signs the exact URL it posted to, so validation rebuilds it from this
 	// base, never from the Host header. Required.
 	PublicBaseURL string
-	// AuthToken is the token webhooks are signed with. Required; never logged.
-	AuthToken string
+	// Signatures validates each webhook with its account's token. Required.
+	Signatures Signatures
+	// Accounts knows the NOC subaccounts (NOCSubaccounts). Required.
+	Accounts Subaccounts
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Fill, when set, lets a caller who presses 1 for an ECO that is already filled hear so.
@@ -70,8 +106,8 @@ type Handler struct {
 
 // New validates cfg and builds the handler.
 func New(out Producer, log zerolog.Logger, reg prometheus.Registerer, cfg Config) (*Handler, error) {
-	if cfg.PublicBaseURL == "" || cfg.AuthToken == "" {
-		return nil, errors.New("callbacks: PublicBaseURL and AuthToken are required")
+	if cfg.PublicBaseURL == "" || cfg.Signatures == nil || cfg.Accounts == nil {
+		return nil, errors.New("callbacks: PublicBaseURL, Signatures and Accounts are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -94,11 +130,7 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request, kind string) 
 		h.refuse(w, kind, "bad_form", http.StatusBadRequest)
 		return twilio.Callback{}, "", "", false
 	}
-	url := h.cfg.PublicBaseURL + r.URL.Path + "?" + r.URL.RawQuery
-	sig := r.Header.Get(twilio.SignatureHeader)
-	if sig == "" || !twilio.ValidateRequest(h.cfg.AuthToken, url, twilio.FormParams(r.PostForm), sig) {
-		// Forged, tampered or mis-addressed: nothing is published.
-		h.refuse(w, kind, "bad_signature", http.StatusForbidden)
+	if !h.signed(w, r, kind) {
 		return twilio.Callback{}, "", "", false
 	}
 	ecoID, callID := r.URL.Query().Get("eco_id"), r.URL.Query().Get("call_id")
@@ -113,6 +145,50 @@ func (h *Handler) verified(w http.ResponseWriter, r *http.Request, kind string) 
 		return twilio.Callback{}, "", "", false
 	}
 	return cb, ecoID, callID, true
+}
+
+// signed checks the signature with the token of the webhook's account, refusing accounts that
+// are neither Strike's main account nor a known NOC subaccount. It answers the refusals itself.
+func (h *Handler) signed(w http.ResponseWriter, r *http.Request, kind string) bool {
+	ctx := r.Context()
+	account := r.PostForm.Get("AccountSid")
+	sig := r.Header.Get(twilio.SignatureHeader)
+	if sig == "" || !twilio.IsSID("AC", account) {
+		h.refuse(w, kind, "bad_signature", http.StatusForbidden)
+		return false
+	}
+	if account != h.cfg.Signatures.MainAccountSID() {
+		known, err := h.cfg.Accounts.IsNOCSubaccount(ctx, account)
+		if err != nil {
+			h.log.Error().Err(err).Str("account_sid", account).Msg("cannot tell whether the webhook's account is a NOC's")
+			h.refuse(w, kind, "account_lookup_failed", http.StatusServiceUnavailable)
+			return false
+		}
+		if !known {
+			// Not Strike's: its token is never looked up.
+			h.refuse(w, kind, "unknown_account", http.StatusForbidden)
+			return false
+		}
+	}
+	url := h.cfg.PublicBaseURL + r.URL.Path + "?" + r.URL.RawQuery
+	ok, err := h.cfg.Signatures.Validate(ctx, account, url, twilio.FormParams(r.PostForm), sig)
+	switch {
+	case errors.Is(err, twilio.ErrForeignAccount) || errors.Is(err, twilio.ErrNotFound):
+		h.log.Warn().Err(err).Str("account_sid", account).Msg("webhook of an account that is not Strike's refused")
+		h.refuse(w, kind, "unknown_account", http.StatusForbidden)
+		return false
+	case err != nil:
+		// Twilio could not tell us the token: Twilio retries nothing, but its debugger shows the
+		// 503 and the dialer's reconciliation fetches the call.
+		h.log.Error().Err(err).Str("account_sid", account).Msg("cannot read the webhook's account token")
+		h.refuse(w, kind, "token_unavailable", http.StatusServiceUnavailable)
+		return false
+	case !ok:
+		// Forged, tampered or mis-addressed: nothing is published.
+		h.refuse(w, kind, "bad_signature", http.StatusForbidden)
+		return false
+	}
+	return true
 }
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
@@ -139,10 +215,23 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	attempt, _ := strconv.Atoi(r.URL.Query().Get("attempt"))
+	q := r.URL.Query()
+	attempt, _ := strconv.Atoi(q.Get("attempt"))
 	attempt = max(attempt, 1)
+	retry := 0
+	if q.Has("retry") {
+		// Twilio followed our <Redirect> after a publish failed: the digits are in the signed
+		// query (a redirected request carries no Digits field).
+		var err error
+		retry, err = strconv.Atoi(q.Get("retry"))
+		cb.Digits = q.Get("digits")
+		if err != nil || retry < 1 || retry > maxPublishRetries || !validDigits(cb.Digits) {
+			h.refuse(w, schemas.CallbackGather, "bad_query", http.StatusBadRequest)
+			return
+		}
+	}
 	valid := cb.Digits == "1" || cb.Digits == "2"
-	if !valid && attempt < maxGatherAttempts {
+	if !valid && attempt < maxGatherAttempts && retry == 0 {
 		// Ask again; nothing to tell the dialer yet.
 		next := twilio.WebhookURLs{Base: h.cfg.PublicBaseURL}.Gather(ecoID, callID, attempt+1)
 		h.metrics.received.WithLabelValues(schemas.CallbackGather, "reprompted").Inc()
@@ -152,7 +241,15 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	ev := h.event(cb, ecoID, callID, schemas.CallbackGather)
 	ev.GatherAttempt = attempt
 	if err := h.publish(r.Context(), ev, strconv.Itoa(attempt)+"/"+cb.Digits); err != nil {
-		writeTwiML(w, twilio.SayTwiML("Sorry, we could not record your answer. You will be called again."))
+		if retry < maxPublishRetries {
+			// Keep the key: try again on the redirected request. Every try has the same ce_id, so
+			// a publish that did succeed despite the error is dropped by the dialer as a copy.
+			next := twilio.WebhookURLs{Base: h.cfg.PublicBaseURL}.GatherRetry(ecoID, callID, attempt, cb.Digits, retry+1)
+			h.metrics.received.WithLabelValues(schemas.CallbackGather, "publish_retry").Inc()
+			writeTwiML(w, twilio.PauseRedirectTwiML(publishRetryPause, next))
+			return
+		}
+		writeTwiML(w, twilio.SayTwiML("Sorry, we could not record your answer. You will be called again. Goodbye."))
 		return
 	}
 	switch cb.Digits {
@@ -213,6 +310,19 @@ func (h *Handler) refuse(w http.ResponseWriter, kind, why string, status int) {
 	http.Error(w, http.StatusText(status), status)
 }
 
+// validDigits reports whether d is what a Gather can send: 1 to 32 keys.
+func validDigits(d string) bool {
+	if d == "" || len(d) > 32 {
+		return false
+	}
+	for _, r := range d {
+		if !('0' <= r && r <= '9' || r == '*' || r == '#') {
+			return false
+		}
+	}
+	return true
+}
+
 func writeTwiML(w http.ResponseWriter, doc string) {
 	w.Header().Set("Content-Type", "application/xml")
 	_, _ = w.Write([]byte(doc))
@@ -225,7 +335,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{received: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strike_twilio_webhooks_total",
-		Help: "Twilio webhooks by kind (status, gather) and outcome (published, reprompted, bad_signature, bad_query, bad_fields, bad_form, publish_failed).",
+		Help: "Twilio webhooks by kind (status, gather) and outcome (published, reprompted, bad_signature, unknown_account, account_lookup_failed, token_unavailable, bad_query, bad_fields, bad_form, publish_failed, publish_retry).",
 	}, []string{"kind", "outcome"})}
 	if reg != nil {
 		reg.MustRegister(m.received)
@@ -247,4 +357,19 @@ func (b BoardFill) Filled(ctx context.Context, ecoID string) (bool, error) {
 		return false, fmt.Errorf("read fill of ECO %s: %w", ecoID, err)
 	}
 	return filled, nil
+}
+
+// NOCSubaccounts knows the NOC subaccounts from noc_tenants.twilio_subaccount_sid.
+type NOCSubaccounts struct {
+	Pool *pgxpool.Pool
+}
+
+// IsNOCSubaccount implements Subaccounts.
+func (n NOCSubaccounts) IsNOCSubaccount(ctx context.Context, sid string) (bool, error) {
+	var known bool
+	err := n.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM noc_tenants WHERE twilio_subaccount_sid = $1)`, sid).Scan(&known)
+	if err != nil {
+		return false, fmt.Errorf("look up NOC subaccount %s: %w", sid, err)
+	}
+	return known, nil
 }
