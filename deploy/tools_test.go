@@ -26,6 +26,8 @@ func tool(t *testing.T, name, why string) string {
 	return ""
 }
 
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
 // run runs a program in dir and fails the test with its output if it fails.
 func run(t *testing.T, dir, prog string, args ...string) string {
 	t.Helper()
