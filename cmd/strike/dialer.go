@@ -28,7 +28,8 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 		return nil, errors.New("the dialer needs --twilio-account-sid, STRIKE_TWILIO_AUTH_TOKEN and --public-base-url")
 	}
 	adapter, err := twilio.New(twilio.Config{
-		AccountSID: tel.accountSID, AuthToken: tel.authToken, BaseURL: tel.apiBaseURL, CPS: tel.cps,
+		// The dialer paces calls itself (per account, P1 first calls first): the adapter must not.
+		AccountSID: tel.accountSID, AuthToken: tel.authToken, BaseURL: tel.apiBaseURL, CPS: -1,
 		// One idle connection per worker, so a burst of calls reuses connections.
 		HTTPClient: &http.Client{Timeout: twilio.DefaultHTTPTimeout,
 			Transport:     &http.Transport{MaxIdleConnsPerHost: max(o.workers, dialer.DefaultWorkers)},
@@ -41,13 +42,22 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 		Store: dialer.PGStore{Pool: rt.pool}, Twilio: adapter, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
 	}, dialer.Config{
 		Brokers: rt.brokers, WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
-		RingDuration: o.ringDuration, ReconcileMargin: o.reconcileMargin, Workers: o.workers,
+		RingDuration: o.ringDuration, ReconcileMargin: o.reconcileMargin, Workers: o.workers, CPS: cps(tel.cps),
 	})
 	if err != nil {
 		return nil, err
 	}
 	rt.watchLag(lagGroup(dialer.DefaultGroup, o.group))
 	return d.Run, nil
+}
+
+// cps maps the flag's convention (0 or negative = unlimited) to dialer.Config's (negative =
+// unlimited, 0 = the default).
+func cps(flag float64) float64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 func newRunDialerCmd(g *globals) *cobra.Command {

@@ -33,7 +33,7 @@ func (o *telephonyOpts) register(cmd *cobra.Command) {
 	f.StringVar(&o.accountSID, "twilio-account-sid", env("STRIKE_TWILIO_ACCOUNT_SID", ""), "Strike's main Twilio account SID (STRIKE_TWILIO_ACCOUNT_SID); the auth token is read from STRIKE_TWILIO_AUTH_TOKEN")
 	f.StringVar(&o.apiBaseURL, "twilio-api-url", env("STRIKE_TWILIO_API_URL", ""), "Twilio API base URL; empty = Twilio itself (STRIKE_TWILIO_API_URL)")
 	f.StringVar(&o.publicBaseURL, "public-base-url", env("STRIKE_PUBLIC_BASE_URL", ""), "Strike's base URL as Twilio reaches it, for webhooks and their signatures (STRIKE_PUBLIC_BASE_URL)")
-	f.Float64Var(&o.cps, "twilio-cps", 1, "calls per second per Twilio account or subaccount (Twilio's default is 1)")
+	f.Float64Var(&o.cps, "twilio-cps", 1, "calls per second per Twilio account or subaccount, paced by the dialer (Twilio's default is 1; 0 or negative: unlimited)")
 	o.authToken = os.Getenv("STRIKE_TWILIO_AUTH_TOKEN")
 }
 

@@ -165,7 +165,7 @@ func BenchmarkRingDowns10k(b *testing.B) {
 
 	clock := &latencyClock{}
 	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: db.Pool}, Twilio: adapter, Validator: v, Log: zerolog.Nop()},
-		dialer.Config{Brokers: k.Brokers, WebhookBase: "http://127.0.0.1:1", TransactionalID: "bench", Clock: clock,
+		dialer.Config{Brokers: k.Brokers, WebhookBase: "http://127.0.0.1:1", TransactionalID: "bench", Clock: clock, CPS: -1,
 			ReconcileMargin: 2 * time.Second, KafkaOpts: fastGroupOpts()})
 	must(b, err)
 	dctx, stop := context.WithCancel(ctx)

@@ -40,7 +40,7 @@ func TestChildDialer(t *testing.T) {
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}}, zerolog.Nop(), nil)
 	must(t, err)
 	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: v, Log: zerolog.Nop()},
-		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: "child",
+		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: "child", CPS: -1,
 			Clock: dialerClock{clock}, ReconcileMargin: 60 * time.Second, KafkaOpts: fastGroupOpts()})
 	must(t, err)
 	placing := 0

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -145,6 +146,7 @@ type env struct {
 	gateway   string
 	adapter   *twilio.Client
 	producer  *kgo.Client
+	opts      envOpts
 
 	mu     sync.Mutex
 	events map[string][]event // by eco id
@@ -159,8 +161,10 @@ type event struct {
 
 type envOpts struct {
 	speed float64
-	cps   float64 // adapter CPS; 0 = unlimited
+	cps   float64 // the dialer's CPS per account; 0 = unlimited
 	sim   func(*twiliosim.Config)
+	// transport wraps the adapter's HTTP transport (fault injection between Strike and Twilio).
+	transport func(http.RoundTripper) http.RoundTripper
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -219,19 +223,29 @@ func newEnv(t testing.TB, o envOpts) *env {
 	}
 	h.Mount(mux)
 
-	cps := o.cps
-	if cps == 0 {
-		cps = -1
-	}
-	e.adapter, err = twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: authToken, BaseURL: sim.URL(), CPS: cps,
-		RetryInitialInterval: 10 * time.Millisecond, RetryMaxElapsed: 2 * time.Second,
-		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}},
-		zerolog.Nop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.opts = o
+	e.adapter = e.newAdapter()
 	go e.readEvents()
 	return e
+}
+
+// newAdapter builds a Twilio adapter pointed at the simulator. Each dialer replica gets its own,
+// as separate processes would: a limiter shared between replicas would hide what each does.
+func (e *env) newAdapter() *twilio.Client {
+	e.t.Helper()
+	o := e.opts
+	var rt http.RoundTripper = &http.Transport{MaxIdleConnsPerHost: 256}
+	if o.transport != nil {
+		rt = o.transport(rt)
+	}
+	a, err := twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: authToken, BaseURL: e.sim.URL(), CPS: -1, // the dialer paces
+		RetryInitialInterval: 10 * time.Millisecond, RetryMaxElapsed: 2 * time.Second,
+		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: rt}},
+		zerolog.Nop(), nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
 }
 
 func cmpOr(a, b float64) float64 {
@@ -340,9 +354,22 @@ type dialerReplica struct {
 
 func (e *env) startDialer(name string, hook func(*dialer.Dialer)) *dialerReplica {
 	e.t.Helper()
-	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.adapter, Validator: e.validator, Log: zerolog.Nop()},
-		dialer.Config{Brokers: e.kafka.Brokers, WebhookBase: e.gateway, TransactionalID: "test-" + name,
-			Clock: dialerClock{e.clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second, RestoreTimeout: 10 * time.Second, KafkaOpts: fastGroupOpts()})
+	return e.startDialerWith(name, nil, hook)
+}
+
+// startDialerWith starts a replica whose Config cfg may change first.
+func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*dialer.Dialer)) *dialerReplica {
+	e.t.Helper()
+	c := dialer.Config{Brokers: e.kafka.Brokers, WebhookBase: e.gateway, TransactionalID: "test-" + name,
+		Clock: dialerClock{e.clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second, RestoreTimeout: 10 * time.Second, KafkaOpts: fastGroupOpts()}
+	c.CPS = -1
+	if e.opts.cps > 0 {
+		c.CPS = e.opts.cps
+	}
+	if cfg != nil {
+		cfg(&c)
+	}
+	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(e.t)}, c)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -472,4 +499,12 @@ func (e *env) createdFor(noc, osp string) string {
 		PeopleNeeded: 1, Engagement: engagement(1, 0, 1200, 10), CreatedAt: e.clock.Now().UTC()}
 	e.produceEvent(ev.ECOID, schemas.TypeECOCreated, ev)
 	return ev.ECOID
+}
+
+// testLog logs to the test's output when STRIKE_TEST_LOG is set.
+func testLog(t testing.TB) zerolog.Logger {
+	if os.Getenv("STRIKE_TEST_LOG") == "" {
+		return zerolog.Nop()
+	}
+	return zerolog.New(zerolog.NewTestWriter(t)).With().Timestamp().Logger()
 }

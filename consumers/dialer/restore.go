@@ -3,160 +3,150 @@ package dialer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/logging"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
-// restoreIdle is how long a restore read may see nothing new before the partitions count as
-// read to their end: read-committed fetches skip transaction markers without surfacing their
-// offsets, so "the last record's offset + 1 = end" is not always reached.
-const restoreIdle = 500 * time.Millisecond
+// restored is what a restore read from the state partitions.
+type restored struct {
+	live map[string]*owned
+	done map[string]int32
+}
 
-// restore reads strike.callout.state.v1 partitions ps from the start to their last stable
-// offset and resumes every ring-down in them: timers re-armed from the state, calls whose intent
-// was committed without a SID placed again. It runs on the Run goroutine, between polls.
-func (d *Dialer) restore(ctx context.Context, ps []int32) error {
-	if len(ps) == 0 {
-		return nil
-	}
-	start := time.Now()
-	offsets := map[int32]kgo.Offset{}
-	for _, p := range ps {
-		offsets[p] = kgo.NewOffset().AtStart()
-	}
+// readState reads strike.callout.state.v1 partitions ps from their start to their exact end:
+// first it waits (up to RestoreTimeout) until no transaction is open there, so a dead owner's
+// last transaction is decided, then it reads read-committed with the transaction markers kept
+// (kgo.KeepControlRecords), so the last offset below the end is always seen, even when it is a
+// marker or the log ends in aborted records. A fetch error fails the restore: deciding a
+// partition without its state would redo or lose transitions.
+func (d *Dialer) readState(ctx context.Context, ps []int32) (restored, error) {
+	out := restored{live: map[string]*owned{}, done: map[string]int32{}}
 	cl, err := kgo.NewClient(append(kafkaclient.Options(d.cfg.Brokers, Name+"-restore", d.log, nil),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topics.CalloutState: offsets}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)
 	if err != nil {
-		return fmt.Errorf("restore client: %w", err)
+		return out, fmt.Errorf("restore client: %w", err)
 	}
 	defer cl.Close()
 
-	ends, err := d.stableEnds(ctx, kadm.NewClient(cl), ps)
+	starts, ends, err := d.stableRange(ctx, kadm.NewClient(cl), ps)
 	if err != nil {
-		return err
+		return out, err
 	}
-	want := 0
-	for _, e := range ends {
-		if e > 0 {
-			want++
+	offsets := map[int32]kgo.Offset{}
+	for _, p := range ps {
+		if starts[p] < ends[p] {
+			offsets[p] = kgo.NewOffset().At(starts[p])
 		}
 	}
-	states := map[string]*owned{}
-	reached := map[int32]bool{} // the record just below the stable end was read
-	seen := map[int32]bool{}    // some committed record was read
-	deadline := time.Now().Add(d.cfg.RestoreTimeout)
-	for len(reached) < want {
-		pctx, cancel := context.WithTimeout(ctx, restoreIdle)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
+	if len(offsets) == 0 {
+		return out, nil
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topics.CalloutState: offsets})
+	rctx, cancel := context.WithTimeout(ctx, d.cfg.RestoreTimeout)
+	defer cancel()
+	for len(offsets) > 0 {
+		fs := cl.PollFetches(rctx)
+		if err := rctx.Err(); err != nil {
+			return out, fmt.Errorf("read %s partitions %v to their end: %w", topics.CalloutState, ps, err)
 		}
-		recs := fs.Records()
-		if len(recs) == 0 {
-			// Idle. What is left below the stable end may be only transaction markers (or
-			// aborted records), which read-committed fetches skip without a trace: done once
-			// every partition has shown its committed records. A partition that has shown
-			// none is waited for until RestoreTimeout (it may hold only aborted data).
-			done := true
-			for p, e := range ends {
-				if e > 0 && !reached[p] && !seen[p] {
-					done = false
-				}
-			}
-			if done || time.Now().After(deadline) {
-				break
-			}
-			continue
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = errors.Join(ferr, fmt.Errorf("%s/%d: %w", t, p, err)) })
+		if ferr != nil {
+			return out, fmt.Errorf("read state: %w", ferr)
 		}
-		for _, r := range recs {
-			seen[r.Partition] = true
+		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset+1 >= ends[r.Partition] {
-				reached[r.Partition] = true
+				delete(offsets, r.Partition)
 			}
-			id := string(r.Key)
-			if r.Value == nil {
-				delete(states, id)
-				continue
+			if r.Attrs.IsControl() || r.Offset >= ends[r.Partition] {
+				return
 			}
-			var st State
-			if err := json.Unmarshal(r.Value, &st); err != nil {
-				d.log.Error().Err(err).Str(logging.FieldECO, id).Int64("offset", r.Offset).Msg("unreadable state skipped")
-				continue
-			}
-			states[id] = &owned{st: &st, partition: r.Partition}
-		}
+			d.restoreRecord(out, r)
+		})
 	}
-	for id, o := range states {
-		if old := d.states[id]; old != nil && old.timer != nil {
-			old.timer.Stop()
-		}
-		d.states[id] = o
-		d.arm(id, o)
-		for _, c := range d.machine.Resume(o.st) {
-			d.partsMu.Lock()
-			orphan, isOrphan := d.orphans[c.Call.ID]
-			delete(d.orphans, c.Call.ID)
-			running := d.inflight[c.Call.ID]
-			d.partsMu.Unlock()
-			switch {
-			case isOrphan:
-				d.inbox.push(orphan)
-			case running: // its result will come as an input
-			default:
-				d.enqueue(d.job(c, o))
-			}
-		}
-	}
-	d.metrics.restored.Add(float64(len(states)))
-	d.metrics.active.Set(float64(d.activeCount()))
-	d.log.Info().Ints32("partitions", ps).Int("ring_downs", len(states)).Dur("took", time.Since(start)).Msg("partitions assigned; ring-downs restored")
-	return nil
+	return out, nil
 }
 
-// stableEnds waits (up to RestoreTimeout) until no transaction is open on the state partitions
-// (last stable offset = high watermark), so a dead owner's last transaction is decided before
-// we read, and returns the end offsets.
-func (d *Dialer) stableEnds(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]int64, error) {
+// restoreRecord applies one state record: a ring-down, a marker, or a tombstone (older
+// releases deleted finished ring-downs).
+func (d *Dialer) restoreRecord(out restored, r *kgo.Record) {
+	id := string(r.Key)
+	delete(out.live, id)
+	delete(out.done, id)
+	if r.Value == nil {
+		return
+	}
+	var probe struct {
+		Retired bool `json:"retired"`
+	}
+	if err := json.Unmarshal(r.Value, &probe); err != nil {
+		d.log.Error().Err(err).Str(logging.FieldECO, id).Int64("offset", r.Offset).Msg("unreadable state skipped")
+		return
+	}
+	if probe.Retired {
+		out.done[id] = r.Partition
+		return
+	}
+	var st ringdown.State
+	if err := json.Unmarshal(r.Value, &st); err != nil {
+		d.log.Error().Err(err).Str(logging.FieldECO, id).Int64("offset", r.Offset).Msg("unreadable state skipped")
+		return
+	}
+	out.live[id] = &owned{st: &st, part: r.Partition}
+}
+
+// stableRange waits (up to RestoreTimeout) until no transaction is open on the state partitions
+// (last stable offset = high watermark) and returns their start and end offsets.
+func (d *Dialer) stableRange(ctx context.Context, adm *kadm.Client, ps []int32) (map[int32]int64, map[int32]int64, error) {
 	deadline := time.Now().Add(d.cfg.RestoreTimeout)
 	for {
 		lso, err := adm.ListCommittedOffsets(ctx, topics.CalloutState)
 		if err != nil {
-			return nil, fmt.Errorf("list stable offsets: %w", err)
+			return nil, nil, fmt.Errorf("list stable offsets: %w", err)
 		}
 		hwm, err := adm.ListEndOffsets(ctx, topics.CalloutState)
 		if err != nil {
-			return nil, fmt.Errorf("list end offsets: %w", err)
+			return nil, nil, fmt.Errorf("list end offsets: %w", err)
 		}
-		ends := map[int32]int64{}
+		start, err := adm.ListStartOffsets(ctx, topics.CalloutState)
+		if err != nil {
+			return nil, nil, fmt.Errorf("list start offsets: %w", err)
+		}
+		starts, ends := map[int32]int64{}, map[int32]int64{}
 		stable := true
 		for _, p := range ps {
 			l, ok1 := lso.Lookup(topics.CalloutState, p)
 			h, ok2 := hwm.Lookup(topics.CalloutState, p)
-			if !ok1 || !ok2 || l.Err != nil || h.Err != nil {
-				return nil, fmt.Errorf("offsets of %s/%d unavailable", topics.CalloutState, p)
+			s, ok3 := start.Lookup(topics.CalloutState, p)
+			if !ok1 || !ok2 || !ok3 || l.Err != nil || h.Err != nil || s.Err != nil {
+				return nil, nil, fmt.Errorf("offsets of %s/%d unavailable", topics.CalloutState, p)
 			}
-			ends[p] = l.Offset
+			starts[p], ends[p] = s.Offset, l.Offset
 			if l.Offset < h.Offset {
 				stable = false
 			}
 		}
-		if stable || time.Now().After(deadline) {
-			return ends, nil
+		if stable {
+			return starts, ends, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("%s partitions %v: a transaction stayed open past %v", topics.CalloutState, ps, d.cfg.RestoreTimeout)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/osprey-strike/strike/consumers/dialer"
+	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/twiliosim"
@@ -187,7 +187,7 @@ func TestScenarios(t *testing.T) {
 		id := e.created(a, engagement(1, 0, 1200, 10, b), 1)
 		evs := e.awaitFinal(id)
 		fo := of[schemas.FailedOver](t, evs, schemas.TypeCalloutFailedOver)
-		if len(fo) != 1 || fo[0].ToOSPTenantID != b || fo[0].NewRequestID != dialer.FailoverRequestID(id, b) {
+		if len(fo) != 1 || fo[0].ToOSPTenantID != b || fo[0].NewRequestID != ringdown.FailoverRequestID(id, b) {
 			t.Fatalf("failovers %+v", fo)
 		}
 		child := e.awaitFinal(fo[0].NewECOID)

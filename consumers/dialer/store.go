@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -18,7 +19,7 @@ type Store interface {
 	// Roster is the OSP's contacts for region in call order (empty if none).
 	Roster(ctx context.Context, osp, region string) ([]schemas.Contact, error)
 	// TwilioContext is the NOC's subaccount SID and caller id.
-	TwilioContext(ctx context.Context, noc string) (TwilioContext, error)
+	TwilioContext(ctx context.Context, noc string) (ringdown.TwilioContext, error)
 	// LinkActive reports whether the NOC–OSP link is active.
 	LinkActive(ctx context.Context, noc, osp string) (bool, error)
 }
@@ -41,8 +42,8 @@ func (s PGStore) Roster(ctx context.Context, osp, region string) ([]schemas.Cont
 
 // TwilioContext reads noc_tenants' Twilio columns; a NOC without them gets empty strings, and
 // its calls fail as a caller-id problem (the ring-down ends as credentials, never spins).
-func (s PGStore) TwilioContext(ctx context.Context, noc string) (TwilioContext, error) {
-	var tc TwilioContext
+func (s PGStore) TwilioContext(ctx context.Context, noc string) (ringdown.TwilioContext, error) {
+	var tc ringdown.TwilioContext
 	var sub, caller *string
 	err := s.Pool.QueryRow(ctx, `SELECT twilio_subaccount_sid, caller_id FROM noc_tenants WHERE id = $1`, noc).Scan(&sub, &caller)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -1,4 +1,4 @@
-package dialer
+package ringdown
 
 import (
 	"encoding/json"
@@ -18,7 +18,7 @@ func (l links) LinkActive(_, osp string) (bool, error) { return l[osp], nil }
 var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 var testRules = Rules{RingDefault: 25 * time.Second, ReconcileMargin: 15 * time.Second, AnswerGrace: 90 * time.Second,
-	PlaceRetry: 10 * time.Second, Retention: time.Hour}
+	PlaceRetry: 10 * time.Second, Retention: time.Hour, ConfirmWait: 5 * time.Second}
 
 func roster(n int) []schemas.Contact {
 	var r []schemas.Contact
@@ -344,12 +344,71 @@ func TestMachine(t *testing.T) {
 			wantPhase:  PhaseExhausted,
 		},
 		{
-			name: "credentials rejected: exhausted, never spins", eco: eco(1, 2, 2), roster: 2,
+			name: "a Twilio account problem abandons the round and retries per policy; no number is blamed", eco: eco(1, 1, 1), roster: 2,
 			play: func(d *driver) {
-				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: d.live().ID, Err: PlaceCredentials}, d.now))
+				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: d.live().ID, Err: PlaceAccount, Detail: "21215 geo permissions"}, d.now))
+				if d.s.Phase != PhaseWaitingRetry {
+					d.t.Fatalf("phase %s after an account problem, want %s", d.s.Phase, PhaseWaitingRetry)
+				}
+				d.tickTo(d.s.RetryAt)
+				d.gather(d.place(), "1")
 			},
-			wantPlaced: []string{"r0p1c1"}, wantEnded: []string{"c1:canceled"},
+			wantPlaced: []string{"r0p1c1", "r1p1c1"}, wantEnded: []string{"c1:error", "c1:accepted"},
+			wantPhase: PhaseAccepted, wantEvent: "retry.scheduled",
+		},
+		{
+			name: "a Twilio account problem with no retry left: exhausted, never spins", eco: eco(1, 2, 0), roster: 2,
+			play: func(d *driver) {
+				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: d.live().ID, Err: PlaceAccount}, d.now))
+			},
+			wantPlaced: []string{"r0p1c1"}, wantEnded: []string{"c1:error"},
 			wantPhase: PhaseExhausted, wantEvent: "exhausted",
+		},
+		{
+			name: "a lost CreateCall answer: the call found at Twilio is adopted, never placed twice", eco: eco(1, 1, 0), roster: 2,
+			play: func(d *driver) {
+				id := d.live().ID
+				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: id, Err: PlaceUncertain}, d.now))
+				d.tickTo(d.live().Deadline)
+				if c := d.out.Commands; len(c) != 1 || c[0].Kind != CmdLookup {
+					d.t.Fatalf("commands %+v, want a lookup before any second placement", c)
+				}
+				d.sids[id] = "CA" + strings.Repeat("f", 32)
+				d.apply(d.m.ApplyFound(d.s, Found{CallID: id, Calls: []FoundCall{{SID: d.sids[id], Status: "ringing"}}}, d.now))
+				d.gather(id, "1")
+			},
+			wantPlaced: []string{"r0p1c1"}, wantEnded: []string{"c1:accepted"},
+			wantPhase: PhaseAccepted,
+		},
+		{
+			name: "a lost CreateCall answer and nothing at Twilio: placed again", eco: eco(1, 1, 0), roster: 1,
+			play: func(d *driver) {
+				id := d.live().ID
+				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: id, Err: PlaceUncertain}, d.now))
+				d.tickTo(d.live().Deadline)
+				d.apply(d.m.ApplyFound(d.s, Found{CallID: id}, d.now))
+				d.gather(d.place(), "1")
+			},
+			wantPlaced: []string{"r0p1c1", "r0p1c1"}, wantEnded: []string{"c1:accepted"},
+			wantPhase: PhaseAccepted,
+		},
+		{
+			name: "a lost CreateCall answer: a callback names the call before the lookup", eco: eco(1, 1, 0), roster: 1,
+			play: func(d *driver) {
+				id := d.live().ID
+				d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: id, Err: PlaceUncertain}, d.now))
+				d.sids[id] = "CA" + strings.Repeat("f", 32)
+				d.status(id, "ringing", 0)
+				d.tickTo(d.now.Add(time.Minute))
+				for _, c := range d.out.Commands {
+					if c.Kind == CmdLookup || c.Kind == CmdPlace {
+						d.t.Errorf("command %s after the callback named the call", c.Kind)
+					}
+				}
+				d.gather(id, "1")
+			},
+			wantPlaced: []string{"r0p1c1"}, wantEnded: []string{"c1:accepted"},
+			wantPhase: PhaseAccepted,
 		},
 		{
 			name: "transient placement failure is retried after a pause with the same call id", eco: eco(1, 1, 0), roster: 1,
@@ -392,7 +451,7 @@ func TestMachine(t *testing.T) {
 	}
 }
 
-func TestMachineTombstoneAfterRetention(t *testing.T) {
+func TestMachineRetiredAfterRetention(t *testing.T) {
 	t.Parallel()
 	d := newDriver(t, eco(1, 1, 0), roster(1), nil)
 	d.gather(d.place(), "1")
@@ -401,24 +460,39 @@ func TestMachineTombstoneAfterRetention(t *testing.T) {
 		t.Fatalf("next deadline %v, want finished + retention", next)
 	}
 	d.tickTo(next)
-	if !d.out.Delete {
-		t.Error("no tombstone after the retention")
+	if !d.out.Retire {
+		t.Error("not retired after the retention")
+	}
+	if m := MarkerOf(d.s); !m.Retired || m.Phase != PhaseAccepted {
+		t.Errorf("marker %+v", m)
 	}
 }
 
-func TestMachineResumeReplacesOnlyCallsInFlight(t *testing.T) {
+// A new owner never places again what the old owner may have placed: the attempt without a SID
+// is confirmed first (its callbacks, then the Calls list); the placed one is left alone.
+func TestMachineResumeConfirmsBeforePlacingAgain(t *testing.T) {
 	t.Parallel()
 	d := newDriver(t, eco(2, 1, 0), roster(3), nil)
 	d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: d.s.Calls[0].ID, SID: "CA" + strings.Repeat("a", 32)}, d.now))
-	cmds := d.m.Resume(d.s)
-	if len(cmds) != 1 || cmds[0].Kind != CmdPlace || cmds[0].Call.Contact.Position != 2 {
-		t.Fatalf("resume commands %+v, want the one unplaced call", cmds)
+	if !d.m.Resume(d.s, d.now) {
+		t.Fatal("resume changed nothing")
 	}
-	// The re-placement and the original raced: the second SID is hung up, the first kept.
-	first := "CA" + strings.Repeat("c", 32)
-	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: cmds[0].Call.ID, Kind: schemas.CallbackStatus, CallSID: first, CallStatus: "ringing"}, d.now))
-	d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: cmds[0].Call.ID, SID: "CA" + strings.Repeat("d", 32)}, d.now))
-	if c := d.out.Commands; len(c) != 1 || c[0].Kind != CmdEnd || c[0].Call.SID != "CA"+strings.Repeat("d", 32) {
+	if c := d.s.Calls[1]; !c.Unsure || c.Placing || !c.Deadline.Equal(d.now.Add(testRules.ConfirmWait)) {
+		t.Fatalf("unplaced attempt after resume %+v, want unsure until the confirm wait", c)
+	}
+	if c := d.s.Calls[0]; c.Unsure {
+		t.Error("the placed call became unsure")
+	}
+	d.tickTo(d.s.Calls[1].Deadline)
+	if c := d.out.Commands; len(c) != 1 || c[0].Kind != CmdLookup || c[0].Call.Contact.Position != 2 {
+		t.Fatalf("commands %+v, want a lookup of the unplaced attempt", c)
+	}
+	// The old owner's call exists and so does a re-placement: the second is hung up.
+	first, dup := "CA"+strings.Repeat("c", 32), "CA"+strings.Repeat("d", 32)
+	id := d.s.Calls[1].ID
+	d.apply(d.m.ApplyFound(d.s, Found{CallID: id, Calls: []FoundCall{{SID: first, Status: "ringing"}}}, d.now))
+	d.apply(d.m.ApplyPlaced(d.s, Placed{CallID: id, SID: dup}, d.now))
+	if c := d.out.Commands; len(c) != 1 || c[0].Kind != CmdEnd || c[0].Call.SID != dup {
 		t.Errorf("commands %+v, want the duplicate hung up", c)
 	}
 	if d.s.Calls[1].SID != first {
@@ -426,9 +500,45 @@ func TestMachineResumeReplacesOnlyCallsInFlight(t *testing.T) {
 	}
 }
 
+// Under a CPS storm the queue orders placements by the ECO's priority, then first calls.
+func TestMachinePlacementPriority(t *testing.T) {
+	t.Parallel()
+	e := eco(1, 2, 0)
+	e.Priority = "P2"
+	d := newDriver(t, e, roster(2), nil)
+	if c := d.cmds[0]; c.Priority != 2 || !c.First {
+		t.Errorf("first placement %+v, want priority 2 and first", c)
+	}
+	d.noAnswer()
+	if c := d.cmds[len(d.cmds)-1]; c.Kind != CmdPlace || c.First {
+		t.Errorf("second placement %+v, want not first", c)
+	}
+}
+
 func TestCallIDPosition(t *testing.T) {
 	t.Parallel()
 	if got := CallIDPosition(CallID("e", 1, 2, 13)); got != 13 {
 		t.Errorf("position %d, want 13", got)
+	}
+}
+
+// A re-placement raced the original call: both rang. The person answers the second call and
+// presses 1: the attempt is accepted once, and the other call is hung up.
+func TestMachineSecondSIDOfOneAttempt(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, eco(1, 1, 0), roster(2), nil)
+	id := d.place()
+	second := "CA" + strings.Repeat("e", 32)
+	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackStatus, CallSID: second, CallStatus: "ringing"}, d.now))
+	if c := d.out.Commands; len(c) != 1 || c[0].Kind != CmdEnd || c[0].Call.SID != second {
+		t.Errorf("commands %+v, want the second call hung up", c)
+	}
+	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackGather, CallSID: second, Digits: "1"}, d.now))
+	if len(d.s.Accepted) != 1 || d.s.Phase != PhaseAccepted {
+		t.Fatalf("a 1 on the second call of the attempt did not count: accepted %+v phase %s", d.s.Accepted, d.s.Phase)
+	}
+	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackGather, CallSID: d.sids[id], Digits: "1"}, d.now))
+	if len(d.s.Accepted) != 1 {
+		t.Errorf("a 1 on each call of one attempt counted %d times", len(d.s.Accepted))
 	}
 }
