@@ -200,13 +200,16 @@ func TestRulesNameOnlyExportedMetrics(t *testing.T) {
 func TestCheckExprCatchesUnknownMetrics(t *testing.T) {
 	t.Parallel()
 	known := knownMetrics(t)
-	for _, name := range []string{"strike_sink_events_total", "strike_kafka_sink_fetch_records_total", "go_goroutines", "process_cpu_seconds_total", "strike:sink_freshness_seconds"} {
+	for _, name := range []string{"strike_sink_events_total", "strike_kafka_sink_fetch_bytes_total", "go_goroutines", "process_cpu_seconds_total", "strike:sink_freshness_seconds"} {
 		if !known[name] {
 			t.Errorf("%s is not known", name)
 		}
 	}
 	if u, err := checkExpr(`histogram_quantile(0.9, sum by (le) (rate(strike_dialer_time_to_first_call_seconds_bucket[$__rate_interval])))`, known); err != nil || len(u) != 0 {
 		t.Errorf("histogram query: unknown %v, err %v", u, err)
+	}
+	if u, _ := checkExpr(`sum(rate(strike_kafka_sink_fetch_records_total[5m]))`, known); len(u) != 1 {
+		t.Errorf("kprom's opt-in records counter: unknown %v, want it reported (Strike's clients never export it)", u)
 	}
 	if u, _ := checkExpr(`sum(rate(strike_sink_event_total{group=~"$group"}[5m]))`, known); len(u) != 1 {
 		t.Errorf("typo'd metric: unknown %v, want it reported", u)
