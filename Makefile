@@ -30,6 +30,10 @@ test-docker: ## Run the same tests against a real Kafka broker in a container (n
 test-short: ## Run the tests without the race detector and without multi-process crash tests
 	$(GO) test -short -count=1 $(PKGS)
 
+.PHONY: chaos
+chaos: ## The dialer's long chaos run: 200 ECOs at CPS 1, replicas killed, paused and replaced (docs/reliability.md)
+	STRIKE_CHAOS_ECOS=200 $(GO) test -race -count=1 -timeout 30m -run '^TestChaos$$' -v ./consumers/dialer/
+
 .PHONY: bench
 bench: ## Run the benchmarks with their baselines (see docs/benchmarks.md); output in $(BENCH_OUT)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m $(PKGS) | tee $(BENCH_OUT)

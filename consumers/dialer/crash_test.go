@@ -2,12 +2,15 @@ package dialer_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +30,9 @@ func TestChildDialer(t *testing.T) {
 	if brokers == "" {
 		t.Skip("only runs as the child of TestReplicaKilledMidRingDown")
 	}
-	ctx := context.Background()
+	// SIGTERM stops it cleanly, as a supervisor's rolling restart would.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
 	pool, err := pgxpool.New(ctx, os.Getenv("STRIKE_CHILD_DB"))
 	must(t, err)
 	v, err := schemas.NewValidator()
@@ -39,10 +44,22 @@ func TestChildDialer(t *testing.T) {
 	adapter, err := twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: authToken, BaseURL: os.Getenv("STRIKE_CHILD_SIM"), CPS: -1,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second}}, zerolog.Nop(), nil)
 	must(t, err)
-	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: v, Log: zerolog.Nop()},
-		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: "child", CPS: -1,
-			Clock: dialerClock{clock}, ReconcileMargin: 60 * time.Second, KafkaOpts: fastGroupOpts()})
+	log := zerolog.Nop()
+	if os.Getenv("STRIKE_TEST_LOG") != "" {
+		log = zerolog.New(os.Stderr).With().Timestamp().Str("replica", os.Getenv("STRIKE_CHILD_TXN")).Logger()
+	}
+	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: v, Log: log},
+		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: cmp.Or(os.Getenv("STRIKE_CHILD_TXN"), "child"),
+			CPS: childCPS(), Clock: dialerClock{clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second,
+			RestoreTimeout: 20 * time.Second, KafkaOpts: fastGroupOpts()})
 	must(t, err)
+	if os.Getenv("STRIKE_CHILD_MODE") == "chaos" {
+		os.Stdout.WriteString("STARTED\n")
+		if err := d.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 	placing := 0
 	d.SetBeforeCommit(func(cmds int) {
 		// Die in the middle of the ring-downs: in the first transaction after the second one
@@ -57,6 +74,13 @@ func TestChildDialer(t *testing.T) {
 		}
 	})
 	_ = d.Run(ctx)
+}
+
+func childCPS() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("STRIKE_CHILD_CPS"), 64); err == nil {
+		return v
+	}
+	return -1
 }
 
 // TestReplicaKilledMidRingDown kills a dialer (SIGKILL, a real process) in the middle of its

@@ -307,6 +307,7 @@ func (e *effects) perform(ctx context.Context, j job) {
 			e.metrics.dropped.Inc()
 			return
 		}
+		j.log.Debug().Int32("partition", j.part).Msg("placing call")
 		call, err := e.twilio.CreateCall(ctx, j.req)
 		p := ringdown.Placed{CallID: c.Call.ID, SID: call.SID}
 		switch {

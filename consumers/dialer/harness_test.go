@@ -306,7 +306,12 @@ func (e *env) await(ecoID string, timeout time.Duration, what string, cond func(
 // failover or cancellation.
 func (e *env) awaitFinal(ecoID string) []event {
 	e.t.Helper()
-	return e.await(ecoID, 60*time.Second, "the end of the ring-down", func(evs []event) bool {
+	return e.awaitFinalWithin(ecoID, 60*time.Second)
+}
+
+func (e *env) awaitFinalWithin(ecoID string, timeout time.Duration) []event {
+	e.t.Helper()
+	return e.await(ecoID, timeout, "the end of the ring-down", func(evs []event) bool {
 		for _, ev := range evs {
 			switch ev.Type {
 			case schemas.TypeCalloutExhausted, schemas.TypeCalloutFailedOver, schemas.TypeCalloutCancelled:
@@ -369,7 +374,7 @@ func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*
 	if cfg != nil {
 		cfg(&c)
 	}
-	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(e.t)}, c)
+	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(e.t).With().Str("replica", name).Logger()}, c)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -157,10 +157,18 @@ func resultOf(status string, answered bool, sip int) string {
 // lateCallback handles a callback for a call that is no longer live: only a 1 pressed on a call
 // that did not end accepted matters, once, as a late acceptance.
 func (m Machine) lateCallback(s *State, out *Output, cb schemas.TelephonyCallback, now time.Time) {
+	j := s.endedCall(cb.CallID)
+	if j >= 0 && cb.CallSID != "" && cb.CallSID != s.Ended[j].SID && !slices.Contains(s.Ended[j].Stray, cb.CallSID) &&
+		len(s.Ended[j].Stray) < maxStray {
+		// A call of an attempt that already ended: a replica paused or killed in the middle of
+		// its CreateCall placed it late. Hang it up at its first sign of life.
+		s.Ended[j].Stray = append(s.Ended[j].Stray, cb.CallSID)
+		out.Changed = true
+		out.Commands = append(out.Commands, Command{Kind: CmdEnd, ECOID: s.ECO.ECOID, Call: Call{ID: cb.CallID, SID: cb.CallSID}})
+	}
 	if cb.Kind != schemas.CallbackGather || cb.Digits != "1" {
 		return
 	}
-	j := s.endedCall(cb.CallID)
 	if j < 0 || s.Ended[j].Result == schemas.CallAccepted || s.Ended[j].Late {
 		return // unknown, the attempt's acceptance (a 1 on its other call), or already late
 	}

@@ -542,3 +542,29 @@ func TestMachineSecondSIDOfOneAttempt(t *testing.T) {
 		t.Errorf("a 1 on each call of one attempt counted %d times", len(d.s.Accepted))
 	}
 }
+
+// A replica paused or killed in the middle of a CreateCall can place that call after another
+// replica finished the attempt: its first callback gets it hung up, and its 1 does not count.
+func TestMachineStrayCallOfAnEndedAttemptIsHungUp(t *testing.T) {
+	t.Parallel()
+	d := newDriver(t, eco(1, 1, 0), roster(1), nil)
+	id := d.place()
+	d.gather(id, "1")
+	stray := "CA" + strings.Repeat("9", 32)
+	for range 2 {
+		d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackStatus, CallSID: stray, CallStatus: "ringing"}, d.now))
+	}
+	var ends int
+	for _, c := range d.cmds {
+		if c.Kind == CmdEnd && c.Call.SID == stray {
+			ends++
+		}
+	}
+	if ends != 1 {
+		t.Errorf("stray call hung up %d times, want once", ends)
+	}
+	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackGather, CallSID: stray, Digits: "1"}, d.now))
+	if len(d.s.Accepted) != 1 {
+		t.Errorf("%d acceptances, want the one before the stray call", len(d.s.Accepted))
+	}
+}

@@ -20,6 +20,9 @@ const (
 // stateVersion is the format of State in strike.callout.state.v1; bump it with a migration path.
 const stateVersion = 1
 
+// maxStray bounds the stray calls remembered per ended attempt.
+const maxStray = 4
+
 // maxEnded bounds the memory of ended calls kept for late and duplicated callbacks.
 const maxEnded = 8
 
@@ -88,6 +91,8 @@ type EndedCall struct {
 	SID    string `json:"sid,omitempty"`
 	Result string `json:"result"`
 	Late   bool   `json:"late,omitempty"`
+	// Stray are calls of this attempt seen after it ended, each hung up once.
+	Stray []string `json:"stray,omitempty"`
 }
 
 // Acceptance is one person who pressed 1 in time.
@@ -262,6 +267,9 @@ func (s *State) Clone() *State {
 		c.Calls[i].Extra = append([]string(nil), c.Calls[i].Extra...)
 	}
 	c.Ended = append([]EndedCall(nil), s.Ended...)
+	for i := range c.Ended {
+		c.Ended[i].Stray = append([]string(nil), c.Ended[i].Stray...)
+	}
 	c.Accepted = append([]Acceptance(nil), s.Accepted...)
 	// Roster and ECO are never mutated after Start: sharing them is safe.
 	return &c
