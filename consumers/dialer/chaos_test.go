@@ -25,10 +25,10 @@ type child struct {
 	done chan struct{}
 }
 
-func (e *env) startChild(name string, cps float64) *child {
+func (e *env) startChild(name string, cps float64, env ...string) *child {
 	e.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildDialer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "STRIKE_CHILD_MODE=chaos", "STRIKE_CHILD_TXN=chaos-"+name,
+	cmd.Env = append(append(os.Environ(), env...), "STRIKE_CHILD_MODE=chaos", "STRIKE_CHILD_TXN=chaos-"+name,
 		"STRIKE_CHILD_CPS="+strconv.FormatFloat(cps, 'f', -1, 64),
 		"STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URL,
 		"STRIKE_CHILD_SIM="+e.sim.URL(), "STRIKE_CHILD_GW="+e.gateway,
@@ -59,7 +59,7 @@ func (e *env) startChild(name string, cps float64) *child {
 	return c
 }
 
-func (c *child) signal(t *testing.T, sig os.Signal) {
+func (c *child) signal(t testing.TB, sig os.Signal) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal %v to %s: %v", sig, c.name, err)

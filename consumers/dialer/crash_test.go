@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer"
 	"github.com/osprey-strike/strike/internal/twilio"
@@ -51,7 +52,7 @@ func TestChildDialer(t *testing.T) {
 	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: v, Log: log},
 		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: cmp.Or(os.Getenv("STRIKE_CHILD_TXN"), "child"),
 			CPS: childCPS(), Clock: dialerClock{clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second,
-			RestoreTimeout: 20 * time.Second, KafkaOpts: fastGroupOpts()})
+			RestoreTimeout: 20 * time.Second, KafkaOpts: childGroupOpts()})
 	must(t, err)
 	if os.Getenv("STRIKE_CHILD_MODE") == "chaos" {
 		os.Stdout.WriteString("STARTED\n")
@@ -74,6 +75,13 @@ func TestChildDialer(t *testing.T) {
 		}
 	})
 	_ = d.Run(ctx)
+}
+
+func childGroupOpts() []kgo.Opt {
+	if os.Getenv("STRIKE_CHILD_TIMING") == "production" {
+		return productionGroupOpts()
+	}
+	return fastGroupOpts()
 }
 
 func childCPS() float64 {

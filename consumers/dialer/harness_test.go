@@ -157,6 +157,7 @@ type event struct {
 	Type  string
 	ID    string
 	Value json.RawMessage
+	Read  time.Time // when the test read it (wall clock)
 }
 
 type envOpts struct {
@@ -274,7 +275,7 @@ func (e *env) readEvents() {
 		e.mu.Lock()
 		for _, r := range fs.Records() {
 			ce := cloudevents.Parse(r)
-			e.events[string(r.Key)] = append(e.events[string(r.Key)], event{Type: ce.Type, ID: ce.ID, Value: r.Value})
+			e.events[string(r.Key)] = append(e.events[string(r.Key)], event{Type: ce.Type, ID: ce.ID, Value: r.Value, Read: time.Now()})
 		}
 		close(e.more)
 		e.more = make(chan struct{})
@@ -398,6 +399,11 @@ func (e *env) startECOProcessor() {
 	e.t.Cleanup(func() { cancel(); <-done })
 }
 
+// productionGroupOpts keep the dialer's own group timings (failover measurements).
+func productionGroupOpts() []kgo.Opt {
+	return []kgo.Opt{kgo.FetchMaxWait(50 * time.Millisecond), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
+}
+
 func fastGroupOpts() []kgo.Opt {
 	return []kgo.Opt{
 		kgo.SessionTimeout(1500 * time.Millisecond),
@@ -497,13 +503,28 @@ func engagement(loops, retries, retryAfter, ring int, failover ...string) schema
 // createdFor produces an eco.created of noc's ECO at osp (one pass, 10 s ring).
 func (e *env) createdFor(noc, osp string) string {
 	e.t.Helper()
+	ev := e.createdEvent(noc, osp)
+	e.produceEvent(ev.ECOID, schemas.TypeECOCreated, ev)
+	return ev.ECOID
+}
+
+// createdEvent is an eco.created of noc's ECO at osp (P1, one pass, 10 s ring).
+func (e *env) createdEvent(noc, osp string) schemas.ECOCreated {
 	reqID := uuid.NewString()
-	ev := schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
+	return schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
 		NOCTenantID: noc, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
 		Site: schemas.Site{Name: "Exchange 7"}, Summary: "Fibre cut", RequestedBy: schemas.Requester{Name: "Noor"},
 		PeopleNeeded: 1, Engagement: engagement(1, 0, 1200, 10), CreatedAt: e.clock.Now().UTC()}
-	e.produceEvent(ev.ECOID, schemas.TypeECOCreated, ev)
-	return ev.ECOID
+}
+
+// createdRecord is ev as the eco-processor writes it.
+func (e *env) createdRecord(ev schemas.ECOCreated) *kgo.Record {
+	e.t.Helper()
+	value, err := json.Marshal(ev)
+	must(e.t, err)
+	must(e.t, e.validator.Validate(schemas.TypeECOCreated, value))
+	return cloudevents.Record(topics.ECOEvents, ev.ECOID, cloudevents.Event{ID: ids.EventID(schemas.TypeECOCreated, ev.ECOID),
+		Type: schemas.TypeECOCreated, Source: "test", Subject: ev.ECOID, Time: time.Now()}, value)
 }
 
 // testLog logs to the test's output when STRIKE_TEST_LOG is set.

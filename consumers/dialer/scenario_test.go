@@ -2,10 +2,13 @@ package dialer_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/devdata"
@@ -262,4 +265,40 @@ func TestInvalidNumberFailsThatContact(t *testing.T) {
 		t.Errorf("results %v", got)
 	}
 	assertSeq(t, e, ph, 2)
+}
+
+// TestStormHigherPriorityFirstCallsFirst: more calls are due than the CPS limit allows. The
+// first calls of P1 ECOs go before those of P2, and those before P3, whatever order the ECOs
+// arrived in; within a priority the oldest goes first.
+func TestStormHigherPriorityFirstCallsFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cps: 2})
+	prio := map[string]string{} // phone -> priority
+	var recs []*kgo.Record
+	for i, p := range []string{"P3", "P3", "P2", "P3", "P1", "P2", "P1", "P3", "P1"} {
+		osp, ph := e.osp(1)
+		e.sim.SetBehaviour(ph[0], accept(time.Second))
+		prio[ph[0]] = p
+		ev := e.createdEvent(devdata.NOCNorthwind, osp)
+		ev.Priority = p
+		ev.Summary = fmt.Sprint("storm ", i)
+		recs = append(recs, e.createdRecord(ev))
+	}
+	// All arrive before the dialer starts, so they are queued together.
+	must(t, e.producer.ProduceSync(t.Context(), recs...).FirstErr())
+	e.startDialer("a", nil)
+	for _, r := range recs {
+		e.awaitFinal(string(r.Key))
+	}
+	calls := e.sim.Calls()
+	slices.SortFunc(calls, func(a, b twiliosim.CallRecord) int { return a.Created.Compare(b.Created) })
+	var order []string
+	for _, c := range calls {
+		order = append(order, prio[c.To])
+	}
+	// The first call may leave before the rest are queued (the limiter's first token).
+	rest := order[1:]
+	if !slices.IsSorted(rest) {
+		t.Errorf("first calls by priority in call order %v, want P1s, then P2s, then P3s (after the first)", order)
+	}
 }
