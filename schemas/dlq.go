@@ -9,6 +9,9 @@ const (
 	DLQKeyMismatch     = "key_mismatch"
 	DLQUnsupportedType = "unsupported_type"
 	DLQUnprocessable   = "unprocessable"
+	// DLQPartitionMismatch: a keyed record on another partition than Kafka's murmur2 hash of
+	// its key gives, so it could be ordered wrongly against the key's other records.
+	DLQPartitionMismatch = "partition_mismatch"
 )
 
 // DLQRecord is the value of a strike.dlq.v1 record (dlq-record.v1.json).

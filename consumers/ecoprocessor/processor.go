@@ -21,6 +21,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/cloudevents"
@@ -73,6 +74,13 @@ type Processor struct {
 	metrics *metrics
 
 	beforeCommit func() // test hook; nil in production
+
+	// partitions is the partition count of strike.eco.requests.v1, read at start and again
+	// when a record shows a partition beyond it; 0 (unknown) skips the partition check.
+	partitions int
+	// keyPartitioner is franz-go's default partitioner (Kafka's murmur2 over the key), the one
+	// every producer of requests must use; see misplaced.
+	keyPartitioner kgo.TopicPartitioner
 }
 
 // New validates cfg and builds a Processor; Run starts it.
@@ -104,10 +112,11 @@ func New(deps Deps, cfg Config) (*Processor, error) {
 		cfg.Now = time.Now
 	}
 	return &Processor{
-		cfg:     cfg,
-		deps:    deps,
-		log:     deps.Log.With().Str(logging.FieldComponent, Name).Logger(),
-		metrics: newMetrics(deps.Registry),
+		cfg:            cfg,
+		deps:           deps,
+		log:            deps.Log.With().Str(logging.FieldComponent, Name).Logger(),
+		metrics:        newMetrics(deps.Registry),
+		keyPartitioner: kgo.StickyKeyPartitioner(nil).ForTopic(topics.ECORequests),
 	}, nil
 }
 
@@ -183,6 +192,12 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	if err := sess.Begin(); err != nil {
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
+	if err := p.learnPartitions(ctx, kadm.NewClient(sess.Client()), recs); err != nil {
+		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
+			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
+		}
+		return false, fmt.Errorf("%w: %v", errTransient, err)
+	}
 	outs, counts, err := p.decide(ctx, recs)
 	if err != nil {
 		p.metrics.dbErrors.Inc()
@@ -233,6 +248,49 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		p.metrics.records.WithLabelValues(outcome).Add(float64(n))
 	}
 	return true, nil
+}
+
+// learnPartitions reads the partition count of the requests topic when it is not known yet or
+// a record shows a partition beyond it (partitions were added: see docs/topics.md).
+func (p *Processor) learnPartitions(ctx context.Context, adm *kadm.Client, recs []*kgo.Record) error {
+	highest := int32(-1)
+	for _, r := range recs {
+		highest = max(highest, r.Partition)
+	}
+	if int(highest) < p.partitions {
+		return nil
+	}
+	details, err := adm.ListTopics(ctx, topics.ECORequests)
+	if err != nil {
+		return fmt.Errorf("partition count of %s: %w", topics.ECORequests, err)
+	}
+	d, ok := details[topics.ECORequests]
+	if !ok || d.Err != nil {
+		return fmt.Errorf("partition count of %s: %v", topics.ECORequests, d.Err)
+	}
+	if n := len(d.Partitions); n != p.partitions {
+		p.log.Info().Int("partitions", n).Str("topic", topics.ECORequests).Msg("partition count read")
+		p.partitions = n
+	}
+	return nil
+}
+
+// misplaced says why r is on another partition than franz-go's default partitioner (Kafka's
+// murmur2 over the key, as the Java client) gives its key, or nil. Requests of one OSP must
+// share a partition to be numbered in request order; a producer with another hash (librdkafka's
+// default consistent_random is crc32) spreads them over several.
+func (p *Processor) misplaced(r *kgo.Record) error {
+	if p.partitions <= 0 || len(r.Key) == 0 {
+		return nil
+	}
+	want := int32(p.keyPartitioner.Partition(&kgo.Record{Key: r.Key}, p.partitions))
+	if want == r.Partition {
+		return nil
+	}
+	return fmt.Errorf("record keyed %q is on partition %d, but Kafka's murmur2 hash of its key gives partition %d of %d, "+
+		"so it could be numbered out of request order: produce with a murmur2 partitioner "+
+		"(librdkafka/confluent-kafka partitioner=murmur2_random; the Java client's and franz-go's default)",
+		r.Key, r.Partition, want, p.partitions)
 }
 
 // decision is what happens to one input record.
@@ -344,6 +402,10 @@ func (p *Processor) check(d *decision, r *kgo.Record, now time.Time) {
 				r.Key, d.req.OSPTenantID), now)
 		return
 	}
+	if err := p.misplaced(r); err != nil {
+		d.out = dlq.Record(Name, r, schemas.DLQPartitionMismatch, err, now)
+		return
+	}
 	if err := p.cfg.Guardrails.CheckRequest(d.req.PeopleNeeded, d.req.Engagement); err != nil {
 		d.out = p.rejected(d.req, ids.ECOID(d.req.RequestID), schemas.ReasonOverrideOutOfBounds, err.Error(), now)
 	}
@@ -391,6 +453,10 @@ func (p *Processor) decodeCancel(d *decision, now time.Time) *schemas.ECOCancel 
 	if string(d.in.Key) != c.OSPTenantID {
 		d.out = dlq.Record(Name, d.in, schemas.DLQKeyMismatch,
 			fmt.Errorf("record key %q differs from osp_tenant_id %q", d.in.Key, c.OSPTenantID), now)
+		return nil
+	}
+	if err := p.misplaced(d.in); err != nil {
+		d.out = dlq.Record(Name, d.in, schemas.DLQPartitionMismatch, err, now)
 		return nil
 	}
 	d.req = schemas.ECORequest{RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID}
