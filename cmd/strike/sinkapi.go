@@ -37,15 +37,26 @@ func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 	return s.Run, nil
 }
 
+// gatewayOpts are the API's own flags.
+type gatewayOpts struct {
+	clientIPHeader string
+}
+
+func (o *gatewayOpts) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.clientIPHeader, "client-ip-header", env("STRIKE_CLIENT_IP_HEADER", ""),
+		"header whose rightmost address is the client's, set by a trusted proxy in front (X-Forwarded-For, X-Real-IP); empty: the peer address. Failed authentications are rate-limited per client address (STRIKE_CLIENT_IP_HEADER)")
+}
+
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
 // until ctx ends.
-func (rt *runtime) gateway() (componentFunc, error) {
+func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
 	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, gateway.Name, rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg}, gateway.Config{})
+	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg},
+		gateway.Config{ClientIPHeader: o.clientIPHeader})
 	if err != nil {
 		cl.Close()
 		return nil, err
@@ -83,6 +94,7 @@ func newRunGatewayCmd(g *globals) *cobra.Command {
 	var (
 		conn connFlags
 		tel  telephonyOpts
+		gw   gatewayOpts
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -94,11 +106,12 @@ With STRIKE_TWILIO_AUTH_TOKEN and --public-base-url set, it also accepts Twilio'
 gather webhooks (signature-checked) and publishes them to strike.telephony.callbacks.v1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runOne(cmd.Context(), g, conn, "gateway", func(rt *runtime) (componentFunc, error) { return rt.gatewayWithWebhooks(tel) })
+			return runOne(cmd.Context(), g, conn, "gateway", func(rt *runtime) (componentFunc, error) { return rt.gatewayWithWebhooks(tel, gw) })
 		},
 	}
 	conn.register(cmd)
 	tel.register(cmd)
+	gw.register(cmd)
 	return cmd
 }
 

@@ -72,8 +72,8 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 
 // gatewayWithWebhooks is the whole gateway process: the API and, when Twilio is configured,
 // the webhooks.
-func (rt *runtime) gatewayWithWebhooks(o telephonyOpts) (componentFunc, error) {
-	api, err := rt.gateway()
+func (rt *runtime) gatewayWithWebhooks(o telephonyOpts, gw gatewayOpts) (componentFunc, error) {
+	api, err := rt.gateway(gw)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,43 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// Limits bound what one client can hold of an HTTP server: a slow or idle client is cut off
+// instead of keeping a connection and a handler for as long as it likes.
+type Limits struct {
+	// ReadHeaderTimeout bounds reading the request line and headers.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading the whole request, body included (bodies are at most 64 KiB).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds the handler and writing its response; handlers' own deadlines (the
+	// API's per-request database deadline, /readyz's 2 s) are shorter.
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection that sends no next request.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers; larger ones get 431.
+	MaxHeaderBytes int
+}
+
+// DefaultLimits are the limits of every HTTP server Strike runs (API, webhooks, operations).
+var DefaultLimits = Limits{
+	ReadHeaderTimeout: 5 * time.Second,
+	ReadTimeout:       10 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxHeaderBytes:    16 << 10,
+}
+
+// NewHTTPServer returns an http.Server for h with the given limits.
+func NewHTTPServer(h http.Handler, l Limits) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+	}
+}
+
 // Check reports whether a dependency is ready; a nil error means ready.
 type Check func(ctx context.Context) error
 
@@ -80,7 +117,7 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 
 // Serve serves on ln until ctx ends, then shuts down gracefully.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.srv = &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = NewHTTPServer(s.Mux, DefaultLimits)
 	errc := make(chan error, 1)
 	go func() { errc <- s.srv.Serve(ln) }()
 	select {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -72,5 +74,81 @@ func TestReadinessChecksAreExportedAsMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
+	}
+}
+
+// serveLoopback runs s on a loopback port until the test ends and returns its address.
+func serveLoopback(t *testing.T, s *opsserver.Server) string {
+	t.Helper()
+	ln, err := s.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+// A client that trickles its body one byte a second is cut off by the read timeout instead of
+// holding a connection (and a handler) for as long as it likes.
+func TestSlowBodyIsCutOffByTheReadTimeout(t *testing.T) {
+	t.Parallel()
+	s := opsserver.New(zerolog.Nop(), prometheus.NewRegistry())
+	s.Mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	addr := serveLoopback(t, s)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	if _, err := io.WriteString(conn, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		_, _ = io.Copy(io.Discard, conn) // ends when the server closes the connection
+	}()
+	const bound = 25 * time.Second // the test's own bound; the server must act well before it
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-closed:
+			took := time.Since(start)
+			if limit := opsserver.DefaultLimits.ReadTimeout + 3*time.Second; took > limit {
+				t.Fatalf("connection held %v, want at most %v", took, limit)
+			}
+			t.Logf("server closed the trickling connection after %v", took.Round(time.Millisecond))
+			return
+		case <-tick.C:
+			if time.Since(start) > bound {
+				t.Fatalf("a body trickled one byte a second still held the connection after %v", bound)
+			}
+			_, _ = conn.Write([]byte("x"))
+		}
+	}
+}
+
+// Oversized request headers are refused with 431 before any handler runs.
+func TestOversizedHeadersAreRefused(t *testing.T) {
+	t.Parallel()
+	s := opsserver.New(zerolog.Nop(), prometheus.NewRegistry())
+	addr := serveLoopback(t, s)
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 100<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("100 KiB of headers: status %d, want 431", resp.StatusCode)
 	}
 }

@@ -53,6 +53,19 @@ type Config struct {
 	DefaultPageSize, MaxPageSize int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// RequestTimeout is the deadline of each request's work (database, Kafka); default 10 s,
+	// under the HTTP server's write timeout.
+	RequestTimeout time.Duration
+	// AuthFailureBurst failed authentications are allowed per client address and per token
+	// before 429; one more is allowed every AuthFailureRefill. Defaults 10 and 6 s.
+	AuthFailureBurst  int
+	AuthFailureRefill time.Duration
+	// AuthLimiterKeys bounds how many addresses and tokens each failure limiter tracks;
+	// default 10000.
+	AuthLimiterKeys int
+	// ClientIPHeader names a header set by a trusted proxy (X-Forwarded-For, X-Real-IP) whose
+	// rightmost address is the client's; empty: the connection's peer address.
+	ClientIPHeader string
 }
 
 // Deps are the API's collaborators.
@@ -71,6 +84,7 @@ type API struct {
 	log     zerolog.Logger
 	tenancy tenancy.Store
 	metrics *metrics
+	limits  authLimits
 }
 
 // New validates cfg and builds the API.
@@ -81,14 +95,25 @@ func New(deps Deps, cfg Config) (*API, error) {
 	cfg.MaxBodyBytes = cmp.Or(cfg.MaxBodyBytes, 64<<10)
 	cfg.DefaultPageSize = cmp.Or(cfg.DefaultPageSize, 50)
 	cfg.MaxPageSize = cmp.Or(cfg.MaxPageSize, 200)
+	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 10*time.Second)
+	cfg.AuthFailureBurst = cmp.Or(cfg.AuthFailureBurst, 10)
+	cfg.AuthFailureRefill = cmp.Or(cfg.AuthFailureRefill, 6*time.Second)
+	cfg.AuthLimiterKeys = cmp.Or(cfg.AuthLimiterKeys, 10000)
 	if cfg.MaxBodyBytes < 0 || cfg.DefaultPageSize < 1 || cfg.MaxPageSize < cfg.DefaultPageSize {
 		return nil, errors.New("gateway: MaxBodyBytes must be positive and 1 <= DefaultPageSize <= MaxPageSize")
+	}
+	if cfg.RequestTimeout < 0 || cfg.AuthFailureBurst < 1 || cfg.AuthFailureRefill <= 0 || cfg.AuthLimiterKeys < 1 {
+		return nil, errors.New("gateway: RequestTimeout, AuthFailureBurst, AuthFailureRefill and AuthLimiterKeys must be positive")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	return &API{cfg: cfg, deps: deps, log: deps.Log.With().Str(logging.FieldComponent, Name).Logger(),
-		tenancy: tenancy.Store{Pool: deps.Pool}, metrics: newMetrics(deps.Registry)}, nil
+		tenancy: tenancy.Store{Pool: deps.Pool}, metrics: newMetrics(deps.Registry),
+		limits: authLimits{
+			byAddr:  newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill, cfg.AuthLimiterKeys, cfg.Now),
+			byToken: newFailureLimiter(cfg.AuthFailureBurst, cfg.AuthFailureRefill, cfg.AuthLimiterKeys, cfg.Now),
+		}}, nil
 }
 
 // Routes lists every route, for docs and the cross-tenant matrix test.
@@ -160,6 +185,9 @@ const (
 func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes)
 		}
@@ -167,9 +195,14 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: &status}
 		c := &reqCtx{}
 		var p *Problem
+		addr := clientAddr(r, a.cfg.ClientIPHeader)
 		token, ok := bearer(r)
-		if ok {
-			id, err := lookup(r.Context(), a.deps.Pool, token)
+		if lp, wait := a.limits.check(addr, token); lp != nil {
+			retryAfter(sw, wait)
+			p = lp
+			a.log.Info().Str("route", route).Str("client_addr", addr).Msg("authentication refused: too many failed attempts")
+		} else if ok {
+			id, err := lookup(ctx, a.deps.Pool, token)
 			if err != nil {
 				a.log.Error().Err(err).Str("route", route).Msg("token lookup failed")
 				p = problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again", "The identity store is unavailable.")
@@ -179,6 +212,7 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 		switch {
 		case p != nil:
 		case c.id == nil:
+			a.limits.fail(addr, token)
 			p = errUnauthenticated
 		default:
 			p = h(sw, r, c)

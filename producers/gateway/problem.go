@@ -26,6 +26,7 @@ const (
 	ProbNotCancellable    = "not-cancellable"
 	ProbUnavailable       = "unavailable"
 	ProbInternal          = "internal"
+	ProbTooManyFailures   = "too-many-failed-attempts"
 )
 
 // FieldError says what is wrong with one input field; Field is a JSON pointer-like path
