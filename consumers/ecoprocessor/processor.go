@@ -301,6 +301,17 @@ type decision struct {
 	out    *kgo.Record        // set once decided: a DLQ record, a rejection or a creation
 	// alloc is the index into the allocation batch, or -1.
 	alloc int
+	// refused is set for an ECO request refused in Go (d.out holds the refusal) whose ids could
+	// be read: if the request already has an allocation, that allocation wins (see decide).
+	refused *requestIDs
+}
+
+// requestIDs are the fields of a request that identify its allocation. Decoding only them
+// reads the ids of a record that today's schema refuses.
+type requestIDs struct {
+	RequestID   string `json:"request_id"`
+	NOCTenantID string `json:"noc_tenant_id"`
+	OSPTenantID string `json:"osp_tenant_id"`
 }
 
 // decide turns a batch of input records into output records, in input order. The only error
@@ -313,7 +324,7 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	// part (building the allocation batch) stays sequential below.
 	checkAll(len(recs), func(i int) { p.check(&ds[i], recs[i], now) })
 	var batch []AllocationRequest
-	var cancels []string
+	var cancels, refused []string
 	for i := range ds {
 		d := &ds[i]
 		switch {
@@ -328,7 +339,10 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			batch = append(batch, AllocationRequest{
 				RequestID: d.req.RequestID, ECOID: ids.ECOID(d.req.RequestID), NOCTenantID: d.req.NOCTenantID,
 				OSPTenantID: d.req.OSPTenantID, Region: d.req.Region, FailoverOSPIDs: failover,
+				Request: d.in.Value, // valid JSON: it passed the schema
 			})
+		case d.refused != nil:
+			refused = append(refused, d.refused.RequestID)
 		}
 	}
 
@@ -350,6 +364,18 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		}
 	}
 
+	// A request refused in Go (stricter guardrails or schema than the release that allocated
+	// it, a wrong key or partition) that already has an allocation gets its eco.created again,
+	// from the stored original: otherwise its number would stay a gap for good. Looked up after
+	// the allocations, so a refused repeat of a request numbered in this batch finds it too.
+	var existing map[string]Allocation
+	if len(refused) > 0 {
+		var err error
+		if existing, err = p.deps.Store.FindAllocations(ctx, refused); err != nil {
+			return nil, nil, err
+		}
+	}
+
 	counts := map[string]int{}
 	outs := make([]*kgo.Record, 0, len(recs))
 	for i := range ds {
@@ -357,10 +383,21 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		if d.cancel != nil {
 			d.out = p.cancelled(*d.cancel, ecos, now)
 		}
+		if d.refused != nil {
+			if a, ok := existing[d.refused.RequestID]; ok && a.NOCTenantID == d.refused.NOCTenantID && a.OSPTenantID == d.refused.OSPTenantID {
+				if req, ok := p.original(a, d); ok {
+					p.log.Warn().Str(logging.FieldRequest, a.RequestID).Str(logging.FieldOSP, a.OSPTenantID).
+						Int64("number", a.Number).Str("refusal", outcomeOf(d.out)).
+						Msg("request refused now was allocated before; its eco.created is sent again from the stored original")
+					d.req, d.out = req, p.created(req, a)
+				}
+			}
+		}
 		if d.alloc >= 0 {
 			a := allocs[d.alloc]
 			if a.Created {
-				d.out = p.created(d.req, a)
+				req, _ := p.original(a, d)
+				d.out = p.created(req, a)
 			} else {
 				d.out = p.rejected(d.req, a.ECOID, a.Reason, a.Detail, now)
 			}
@@ -371,6 +408,42 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		outs = append(outs, d.out)
 	}
 	return outs, counts, nil
+}
+
+// original is the request an allocation was made for: the stored original when there is one,
+// else (a new allocation, or one made before originals were stored) the record's own request.
+// It is false when neither can be decoded.
+func (p *Processor) original(a Allocation, d *decision) (schemas.ECORequest, bool) {
+	if len(a.Original) > 0 {
+		var req schemas.ECORequest
+		err := json.Unmarshal(a.Original, &req)
+		if err == nil {
+			return req, true
+		}
+		p.log.Error().Err(err).Str(logging.FieldRequest, a.RequestID).Msg("stored original request does not decode")
+	}
+	if d.refused == nil {
+		return d.req, true // passed today's schema
+	}
+	var req schemas.ECORequest
+	if err := json.Unmarshal(d.in.Value, &req); err != nil || req.RequestID != a.RequestID {
+		p.log.Error().Str(logging.FieldRequest, a.RequestID).
+			Msg("request refused now was allocated before, but no original is stored and the record does not decode: its number stays unsent")
+		return req, false
+	}
+	return req, true
+}
+
+// refusedIDs reads the allocation ids of an ECO request record refused in Go, or nil.
+func refusedIDs(d *decision) *requestIDs {
+	if d.req.RequestID != "" {
+		return &requestIDs{RequestID: d.req.RequestID, NOCTenantID: d.req.NOCTenantID, OSPTenantID: d.req.OSPTenantID}
+	}
+	var ids requestIDs
+	if json.Unmarshal(d.in.Value, &ids) != nil || ids.RequestID == "" {
+		return nil
+	}
+	return &ids
 }
 
 // check decodes and validates one record. It leaves d.out nil for a request to allocate, sets
@@ -388,11 +461,17 @@ func (p *Processor) check(d *decision, r *kgo.Record, now time.Time) {
 			fmt.Errorf("ce_type %q on %s, want %s or %s", typ, r.Topic, schemas.TypeECORequest, schemas.TypeECOCancel), now)
 		return
 	}
+	defer func() {
+		if d.out != nil {
+			d.refused = refusedIDs(d)
+		}
+	}()
 	if err := p.deps.Validator.Decode(schemas.TypeECORequest, r.Value, &d.req); err != nil {
 		reason := schemas.DLQSchemaViolation
 		if errors.Is(err, schemas.ErrInvalidJSON) {
 			reason = schemas.DLQInvalidJSON
 		}
+		d.req = schemas.ECORequest{} // a partial decode is not a request
 		d.out = dlq.Record(Name, r, reason, err, now)
 		return
 	}

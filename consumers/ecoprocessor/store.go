@@ -19,6 +19,9 @@ type AllocationRequest struct {
 	OSPTenantID    string   `json:"osp_tenant_id"`
 	Region         string   `json:"region"`
 	FailoverOSPIDs []string `json:"failover_osp_ids,omitempty"`
+	// Request is the request as accepted, stored with a new allocation so a redelivery is
+	// answered from it (the existing allocation always wins over later validation).
+	Request json.RawMessage `json:"request,omitempty"`
 }
 
 // Allocation is the decision for one request.
@@ -34,6 +37,12 @@ type Allocation struct {
 	Redelivered bool                      // the request already had this number
 	Policy      *engagement.Policy        // the NOC's stored policy; nil when it has none
 	Link        *engagement.LinkOverrides // the link's overrides; nil when it has none
+	// Original is the request stored with an existing allocation (Redelivered), or the first
+	// occurrence's for a repeat in the batch; nil for a new allocation and for allocations
+	// made before requests were stored.
+	Original json.RawMessage
+	// NOCTenantID and OSPTenantID are set by FindAllocations.
+	NOCTenantID, OSPTenantID string
 }
 
 // Store decides a batch of requests against PostgreSQL.
@@ -41,6 +50,9 @@ type Store interface {
 	// Allocate decides reqs in order in one transaction and returns one Allocation per request,
 	// in the same order. A request that already had a number gets it again.
 	Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allocation, error)
+	// FindAllocations returns the allocations that exist for requestIDs, by request id, with
+	// their stored original, the NOC's policy and the link's overrides.
+	FindAllocations(ctx context.Context, requestIDs []string) (map[string]Allocation, error)
 	// FindECOs returns the ECOs among ecoIDs that exist, by eco id.
 	FindECOs(ctx context.Context, ecoIDs []string) (map[string]ECO, error)
 }
@@ -67,7 +79,7 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.eco_id::text, a.outcome, coalesce(a.reason, ''),
 		coalesce(a.detail, ''), coalesce(a.number, 0), coalesce(a.job_number, ''), a.allocated_at, a.redelivered,
 		a.loop_count, a.retry_after_seconds, a.max_retries, a.failover_osp_ids, a.ring_duration_seconds,
-		l.loop_count, l.retry_after_seconds, l.max_retries, l.ring_duration_seconds
+		l.loop_count, l.retry_after_seconds, l.max_retries, l.ring_duration_seconds, a.original
 		FROM allocate_jobs($1::jsonb) WITH ORDINALITY AS a
 		JOIN jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r(req, ord) ON r.ord = a.ordinality
 		LEFT JOIN noc_osp_links l ON l.noc_tenant_id = r.req->>'noc_tenant_id' AND l.osp_tenant_id = r.req->>'osp_tenant_id'
@@ -90,7 +102,7 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 		)
 		if err := rows.Scan(&a.RequestID, &a.ECOID, &outcome, &a.Reason, &a.Detail, &a.Number, &a.JobNumber,
 			&at, &a.Redelivered, &loop, &retry, &maxRetry, &failover, &ring,
-			&link.LoopCount, &link.RetryAfterSeconds, &link.MaxRetries, &link.RingDurationSeconds); err != nil {
+			&link.LoopCount, &link.RetryAfterSeconds, &link.MaxRetries, &link.RingDurationSeconds, &a.Original); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read allocation: %w", err)
 		}
@@ -98,13 +110,7 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 		if at != nil {
 			a.AllocatedAt = *at
 		}
-		if loop != nil {
-			a.Policy = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetry,
-				FailoverOSPIDs: failover, RingDurationSeconds: ring}
-		}
-		if link != (engagement.LinkOverrides{}) {
-			a.Link = &link
-		}
+		a.Policy, a.Link = policyAndLink(loop, retry, maxRetry, failover, ring, link)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -117,6 +123,55 @@ func (s PGStore) Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allo
 }
 
 var _ Store = PGStore{}
+
+func policyAndLink(loop, retry, maxRetry *int, failover []string, ring *int, link engagement.LinkOverrides) (*engagement.Policy, *engagement.LinkOverrides) {
+	var p *engagement.Policy
+	if loop != nil {
+		p = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetry,
+			FailoverOSPIDs: failover, RingDurationSeconds: ring}
+	}
+	if link == (engagement.LinkOverrides{}) {
+		return p, nil
+	}
+	return p, &link
+}
+
+// FindAllocations implements Store.
+func (s PGStore) FindAllocations(ctx context.Context, requestIDs []string) (map[string]Allocation, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.eco_id::text, a.noc_tenant_id, a.osp_tenant_id, a.number,
+		a.job_number, a.allocated_at, a.request,
+		p.loop_count, p.retry_after_seconds, p.max_retries, p.failover_osp_ids, p.ring_duration_seconds,
+		l.loop_count, l.retry_after_seconds, l.max_retries, l.ring_duration_seconds
+		FROM job_allocations a
+		LEFT JOIN noc_callout_policies p ON p.noc_tenant_id = a.noc_tenant_id
+		LEFT JOIN noc_osp_links l ON l.noc_tenant_id = a.noc_tenant_id AND l.osp_tenant_id = a.osp_tenant_id
+		WHERE a.request_id = ANY($1::text[])`, requestIDs)
+	if err != nil {
+		return nil, fmt.Errorf("find allocations: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[string]Allocation, len(requestIDs))
+	for rows.Next() {
+		var (
+			a        Allocation
+			loop     *int
+			retry    *int
+			maxRetry *int
+			failover []string
+			ring     *int
+			link     engagement.LinkOverrides
+		)
+		if err := rows.Scan(&a.RequestID, &a.ECOID, &a.NOCTenantID, &a.OSPTenantID, &a.Number, &a.JobNumber,
+			&a.AllocatedAt, &a.Original, &loop, &retry, &maxRetry, &failover, &ring,
+			&link.LoopCount, &link.RetryAfterSeconds, &link.MaxRetries, &link.RingDurationSeconds); err != nil {
+			return nil, fmt.Errorf("find allocations: %w", err)
+		}
+		a.Created, a.Redelivered = true, true
+		a.Policy, a.Link = policyAndLink(loop, retry, maxRetry, failover, ring, link)
+		out[a.RequestID] = a
+	}
+	return out, rows.Err()
+}
 
 // FindECOs implements Store.
 func (s PGStore) FindECOs(ctx context.Context, ecoIDs []string) (map[string]ECO, error) {
