@@ -28,6 +28,7 @@ type devOpts struct {
 	dataDir    string
 	kafkaAddr  string
 	httpAddr   string
+	opsAddr    string
 	dbURL      string
 	partitions int32
 }
@@ -45,7 +46,8 @@ func newDevCmd(g *globals) *cobra.Command {
     there but PostgreSQL is installed, a private cluster in --data-dir/postgres, stopped on exit;
   - migrations, Strike's topics, and idempotent demo data (2 NOCs, 3 OSPs, one suspended link,
     rosters, policies);
-  - every component, with /metrics, /healthz and /readyz on --http-addr.
+  - every component: the API and webhooks on --http-addr, and /metrics, /healthz and the
+    detailed /readyz on --ops-addr.
 
 Ctrl-C (or SIGTERM) stops it cleanly.`,
 		Args: cobra.NoArgs,
@@ -54,7 +56,8 @@ Ctrl-C (or SIGTERM) stops it cleanly.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", env("STRIKE_DATA_DIR", ".strike"), "folder for the broker's data and a private PostgreSQL if one is needed (STRIKE_DATA_DIR)")
 	f.StringVar(&o.kafkaAddr, "kafka-addr", env("STRIKE_DEV_KAFKA_ADDR", "127.0.0.1:9092"), "where the embedded broker listens (STRIKE_DEV_KAFKA_ADDR)")
-	f.StringVar(&o.httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", "127.0.0.1:8080"), "HTTP address for health, metrics and the API (STRIKE_HTTP_ADDR)")
+	f.StringVar(&o.httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", "127.0.0.1:8080"), "public address: the API and webhooks (STRIKE_HTTP_ADDR)")
+	f.StringVar(&o.opsAddr, "ops-addr", env("STRIKE_OPS_ADDR", "127.0.0.1:9090"), "operations address: /metrics, /healthz, detailed /readyz (STRIKE_OPS_ADDR)")
 	f.StringVar(&o.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 	f.Int32Var(&o.partitions, "partitions", 6, "partition count of the topics created in dev")
 	return cmd
@@ -110,7 +113,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	defer broker.Close()
 	brokers := broker.ListenAddrs()[0]
 
-	rt, err := newRuntime(ctx, log, dbURL, brokers, o.httpAddr)
+	rt, err := newRuntime(ctx, log, dbURL, brokers, o.httpAddr, o.opsAddr)
 	if err != nil {
 		return err
 	}
@@ -168,7 +171,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("dialer")(rt.dialer(tel, dialerOpts{transactionalID: "strike-dev-dialer"})); err != nil {
 		return err
 	}
-	printBanner(out, brokers, o.httpAddr, dbURL, o.dataDir)
+	printBanner(out, brokers, o.httpAddr, o.opsAddr, dbURL, o.dataDir)
 	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)
 	}
@@ -195,13 +198,14 @@ func isConnRefused(err error) bool {
 	return errors.As(err, &connErr) || errors.As(err, &opErr)
 }
 
-func printBanner(w io.Writer, brokers, httpAddr, dbURL, dataDir string) {
+func printBanner(w io.Writer, brokers, httpAddr, opsAddr, dbURL, dataDir string) {
 	fmt.Fprintf(w, `
 Osprey Strike is running (strike dev). Ctrl-C stops it.
 
   Kafka (embedded kfake)  %s        data in %s
   PostgreSQL              %s
-  Health and metrics      http://%s/healthz  /readyz  /metrics
+  API and webhooks        http://%s/v1/  (and /healthz, /readyz: ok or not)
+  Operations              http://%s/metrics  /healthz  /readyz (detailed)
 
 Demo tenants: NOCs %s, %s; OSPs %s, %s, %s
 (%s -> %s is suspended).
@@ -213,7 +217,7 @@ Try, in another shell:
 
 or produce a request with any Kafka client; docs/topics.md has a kcat line.
 
-`, brokers, filepath.Join(dataDir, "kafka"), pg.Redact(dbURL), httpAddr,
+`, brokers, filepath.Join(dataDir, "kafka"), pg.Redact(dbURL), httpAddr, opsAddr,
 		devdata.NOCNorthwind, devdata.NOCHarbor, devdata.OSPAcme, devdata.OSPBolt, devdata.OSPCedar,
 		devdata.NOCHarbor, devdata.OSPCedar,
 		devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)

@@ -83,7 +83,7 @@ Twilio settings. Topics must exist ('strike topics'); the database must be migra
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
+			rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
 			if err != nil {
 				return err
 			}

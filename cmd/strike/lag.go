@@ -149,7 +149,7 @@ PostgreSQL (sink_offsets), so its lag is read from --database-url.`,
 				return fmt.Errorf("listen on %s (set --http-addr): %w", httpAddr, err)
 			}
 			log.Info().Str("addr", ln.Addr().String()).Strs("groups", groups).Msg("exporting consumer lag on /metrics")
-			return ignoreCanceled(ops.Serve(ctx, ln))
+			return ignoreCanceled(ops.Serve(ctx, nil, ln))
 		},
 	}
 	f := cmd.Flags()

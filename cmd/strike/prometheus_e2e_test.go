@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,10 +61,10 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := pgtest.New(t)
-	kafkaAddr, httpAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	kafkaAddr, httpAddr, opsAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
 
 	// strike dev, in process, on its own ports, data folder and database schema.
-	var devOut bytes.Buffer
+	var devOut lockedBuffer
 	devDone := make(chan error, 1)
 	dataDir := t.TempDir() // before the cleanup below, so it is removed after strike dev stops
 	go func() {
@@ -71,7 +72,7 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 		root.SetOut(&devOut)
 		root.SetErr(io.Discard)
 		root.SetArgs([]string{"dev", "--data-dir", dataDir, "--kafka-addr", kafkaAddr, "--http-addr", httpAddr,
-			"--database-url", db.URL, "--partitions", "2", "--log-level", "error", "--log-format", "json"})
+			"--ops-addr", opsAddr, "--database-url", db.URL, "--partitions", "2", "--log-level", "error", "--log-format", "json"})
 		devDone <- root.ExecuteContext(ctx)
 	}()
 	t.Cleanup(func() {
@@ -91,13 +92,27 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 			t.Fatalf("strike dev exited: %v\n%s", err, devOut.String())
 		default:
 		}
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	// The public port says ready or not, without details, and has no /metrics: those are on
+	// the operations port only.
+	if code, body := httpGet(t, "http://"+httpAddr+"/readyz"); code != http.StatusOK || body != "{\"status\":\"ok\"}\n" {
+		t.Errorf("public /readyz = %d %q, want 200 {\"status\":\"ok\"}", code, body)
+	}
+	if code, _ := httpGet(t, "http://"+httpAddr+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics = %d, want 404", code)
+	}
+	if code, body := httpGet(t, "http://"+opsAddr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"postgres":"ok"`) {
+		t.Errorf("ops /readyz = %d %q, want 200 with each check", code, body)
+	}
+	if !strings.Contains(devOut.String(), opsAddr) || !strings.Contains(devOut.String(), httpAddr) {
+		t.Errorf("the banner does not name both addresses:\n%s", devOut.String())
+	}
 
 	// Prometheus scraping it every second, with Strike's rules evaluated every second.
 	rules, err := filepath.Abs("../../deploy/prometheus/rules.yml")
@@ -106,7 +121,7 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nrule_files: [%q]\n"+
-		"scrape_configs:\n  - job_name: strike-dev\n    static_configs: [{targets: [%q]}]\n", rules, httpAddr)
+		"scrape_configs:\n  - job_name: strike-dev\n    static_configs: [{targets: [%q]}]\n", rules, opsAddr)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -395,4 +410,33 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// lockedBuffer is a bytes.Buffer that strike dev may write while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

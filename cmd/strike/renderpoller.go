@@ -142,7 +142,7 @@ the topics.`,
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := newRuntime(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger(), conn.dbURL, conn.brokers, conn.httpAddr)
+			rt, err := newRuntime(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger(), conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
 			if err != nil {
 				return err
 			}

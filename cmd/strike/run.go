@@ -13,13 +13,26 @@ import (
 type connFlags struct {
 	brokers  string
 	dbURL    string
-	httpAddr string
+	httpAddr string // the public listener (API, webhooks); only the gateway has one
+	opsAddr  string // the operations listener: /metrics, /healthz, detailed /readyz
 }
+
+// Default listen addresses: the public port (the gateway's API and webhooks) and the operations
+// port (metrics and health, for Prometheus and the kubelet, never exposed publicly).
+const (
+	defaultHTTPAddr = ":8080"
+	defaultOpsAddr  = ":9090"
+)
 
 func (c *connFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&c.brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers, comma-separated (STRIKE_KAFKA_BROKERS)")
 	cmd.Flags().StringVar(&c.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
-	cmd.Flags().StringVar(&c.httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", ":8080"), "address for /metrics, /healthz, /readyz (STRIKE_HTTP_ADDR)")
+	cmd.Flags().StringVar(&c.opsAddr, "ops-addr", env("STRIKE_OPS_ADDR", defaultOpsAddr), "operations address: /metrics, /healthz and /readyz with each check's details; keep it off public networks (STRIKE_OPS_ADDR)")
+}
+
+// registerPublic adds the public listener's flag, for components with public routes.
+func (c *connFlags) registerPublic(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&c.httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", defaultHTTPAddr), "public address: the API and webhooks, /healthz, and /readyz as ok or not (STRIKE_HTTP_ADDR)")
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -69,7 +82,7 @@ func runOne(ctx context.Context, g *globals, conn connFlags, name string, build 
 	if err != nil {
 		return err
 	}
-	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr)
+	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
 	if err != nil {
 		return err
 	}

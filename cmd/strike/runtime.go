@@ -25,33 +25,45 @@ type runtime struct {
 	brokers   string
 	validator *schemas.Validator
 	ops       *opsserver.Server
+	publicLn  net.Listener // nil for components without public routes
 	opsLn     net.Listener
 	lag       *lagExporter // consumer lag of the components' groups; nil until one is watched
 }
 
-// newRuntime binds the HTTP address first (a taken port fails at once), then connects to
-// PostgreSQL.
-func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAddr string) (*runtime, error) {
+// newRuntime binds the HTTP addresses first (a taken port fails at once), then connects to
+// PostgreSQL. httpAddr is the public listener (API, webhooks), empty for components without
+// public routes; opsAddr is the operations listener (/metrics, detailed /readyz).
+func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAddr, opsAddr string) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := opsserver.New(log, reg)
 	reg.MustRegister(ops.ReadinessCollector())
-	ln, err := ops.Listen(httpAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (set --http-addr): %w", httpAddr, err)
-	}
-	v, err := schemas.NewValidator()
-	if err != nil {
-		ln.Close()
+	rt := &runtime{log: log, reg: reg, brokers: brokers, ops: ops}
+	fail := func(err error) (*runtime, error) {
+		for _, ln := range []net.Listener{rt.publicLn, rt.opsLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
 		return nil, err
 	}
-	pool, err := pg.Open(ctx, dbURL)
-	if err != nil {
-		ln.Close()
-		return nil, err
+	var err error
+	if httpAddr != "" {
+		if rt.publicLn, err = ops.Listen(httpAddr); err != nil {
+			return fail(fmt.Errorf("listen on %s (set --http-addr): %w", httpAddr, err))
+		}
 	}
-	ops.AddCheck("postgres", func(ctx context.Context) error { return pool.Ping(ctx) })
-	return &runtime{log: log, reg: reg, pool: pool, brokers: brokers, validator: v, ops: ops, opsLn: ln}, nil
+	if rt.opsLn, err = ops.Listen(opsAddr); err != nil {
+		return fail(fmt.Errorf("listen on %s (set --ops-addr): %w", opsAddr, err))
+	}
+	if rt.validator, err = schemas.NewValidator(); err != nil {
+		return fail(err)
+	}
+	if rt.pool, err = pg.Open(ctx, dbURL); err != nil {
+		return fail(err)
+	}
+	ops.AddCheck("postgres", func(ctx context.Context) error { return rt.pool.Ping(ctx) })
+	return rt, nil
 }
 
 func (rt *runtime) close() {
@@ -66,7 +78,7 @@ type componentFunc func(ctx context.Context) error
 // the others, so the process exits and its supervisor restarts it.
 func (rt *runtime) serve(ctx context.Context, components map[string]componentFunc) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return rt.ops.Serve(ctx, rt.opsLn) })
+	g.Go(func() error { return rt.ops.Serve(ctx, rt.publicLn, rt.opsLn) })
 	for name, run := range components {
 		g.Go(func() error {
 			if err := run(ctx); err != nil {

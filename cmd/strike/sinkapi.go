@@ -98,8 +98,8 @@ func newRunGatewayCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway",
-		Short: "Serve the tenant-scoped HTTP API (/v1) beside /metrics and the health endpoints",
-		Long: `Serves the /v1 API on --http-addr: who-am-I, ECO boards per NOC and per OSP, ECO detail,
+		Short: "Serve the tenant-scoped HTTP API (/v1) and Twilio's webhooks",
+		Long: `Serves the /v1 API on --http-addr (/metrics and the detailed /readyz are on --ops-addr): who-am-I, ECO boards per NOC and per OSP, ECO detail,
 HTTP intake and cancel of ECOs (produced to strike.eco.requests.v1), and system-admin routes.
 Authenticate with a token from 'strike admin token create'. See docs/api.md.
 With STRIKE_TWILIO_AUTH_TOKEN and --public-base-url set, it also accepts Twilio's status and
@@ -110,6 +110,7 @@ gather webhooks (signature-checked) and publishes them to strike.telephony.callb
 		},
 	}
 	conn.register(cmd)
+	conn.registerPublic(cmd)
 	tel.register(cmd)
 	gw.register(cmd)
 	return cmd

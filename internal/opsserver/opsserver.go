@@ -1,6 +1,10 @@
-// Package opsserver serves the operational HTTP endpoints every Strike process has: /metrics
-// (Prometheus, from the registry passed in), /healthz (the process is alive) and /readyz (every
-// registered check passes). Components mount their own routes (API, webhooks) on Mux.
+// Package opsserver serves the operational HTTP endpoints every Strike process has, on an
+// operations listener of their own: /metrics (Prometheus, from the registry passed in), /healthz
+// (the process is alive) and /readyz (every registered check passes, with each check's verdict
+// and error). Components mount their public routes (API, webhooks) on Mux, which is served on the
+// public listener with /healthz and a /readyz that only says ok or not: dependency errors name
+// hosts and database users, and metrics describe the whole system, so neither goes on the
+// public port.
 package opsserver
 
 import (
@@ -58,24 +62,29 @@ func NewHTTPServer(h http.Handler, l Limits) *http.Server {
 // Check reports whether a dependency is ready; a nil error means ready.
 type Check func(ctx context.Context) error
 
-// Server is the operational HTTP server.
+// Server is a process's HTTP face: the public mux and the operations mux.
 type Server struct {
+	// Mux holds the public routes (API, webhooks), with /healthz and a details-free /readyz.
 	Mux *http.ServeMux
+	// Ops holds /metrics, /healthz and the detailed /readyz, for the operations listener.
+	Ops *http.ServeMux
 
 	log    zerolog.Logger
 	mu     sync.Mutex
 	checks map[string]Check
-	srv    *http.Server
 }
 
-// New builds a server that exposes gatherer on /metrics.
+// New builds a server that exposes gatherer on the operations mux's /metrics.
 func New(log zerolog.Logger, gatherer prometheus.Gatherer) *Server {
-	s := &Server{Mux: http.NewServeMux(), log: log, checks: map[string]Check{}}
-	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s := &Server{Mux: http.NewServeMux(), Ops: http.NewServeMux(), log: log, checks: map[string]Check{}}
+	healthz := func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	s.Mux.HandleFunc("GET /readyz", s.ready)
+	}
+	s.Ops.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	s.Ops.HandleFunc("GET /healthz", healthz)
+	s.Ops.HandleFunc("GET /readyz", s.ready)
+	s.Mux.HandleFunc("GET /healthz", healthz)
+	s.Mux.HandleFunc("GET /readyz", s.readySummary)
 	return s
 }
 
@@ -87,6 +96,21 @@ func (s *Server) AddCheck(name string, c Check) {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	status, out := s.runChecks(r.Context())
+	writeJSON(w, status, out)
+}
+
+// readySummary is the public readiness answer: ok or not, nothing about why.
+func (s *Server) readySummary(w http.ResponseWriter, r *http.Request) {
+	status, _ := s.runChecks(r.Context())
+	verdict := "ok"
+	if status != http.StatusOK {
+		verdict = "unavailable"
+	}
+	writeJSON(w, status, map[string]string{"status": verdict})
+}
+
+func (s *Server) runChecks(ctx context.Context) (int, map[string]string) {
 	s.mu.Lock()
 	names := make([]string, 0, len(s.checks))
 	for n := range s.checks {
@@ -95,7 +119,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	checks := s.checks
 	s.mu.Unlock()
 	sort.Strings(names)
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	status := http.StatusOK
 	out := map[string]string{}
@@ -107,7 +131,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 			out[n] = "ok"
 		}
 	}
-	writeJSON(w, status, out)
+	return status, out
 }
 
 // Listen binds addr; it fails at once if the port is taken, before anything else starts.
@@ -115,18 +139,43 @@ func (s *Server) Listen(addr string) (net.Listener, error) {
 	return net.Listen("tcp", addr)
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	s.srv = NewHTTPServer(s.Mux, DefaultLimits)
+// Serve serves Mux on public and Ops on ops until ctx ends or one fails, then shuts both down
+// gracefully. Either listener may be nil: a component without public routes has only ops.
+func (s *Server) Serve(ctx context.Context, public, ops net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, x := range []struct {
+		ln net.Listener
+		h  http.Handler
+	}{{public, s.Mux}, {ops, s.Ops}} {
+		if x.ln == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = serve(ctx, x.ln, x.h)
+			cancel()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// serve serves h on ln until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := NewHTTPServer(h, DefaultLimits)
 	errc := make(chan error, 1)
-	go func() { errc <- s.srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := s.srv.Shutdown(shutdownCtx)
+		err := srv.Shutdown(shutdownCtx)
 		if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
 			err = e
 		}

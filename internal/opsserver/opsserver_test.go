@@ -42,7 +42,7 @@ func TestReadinessReflectsEveryCheckAndMetricsComeFromTheGivenRegistry(t *testin
 		}
 		return errors.New("connection refused")
 	})
-	srv := httptest.NewServer(s.Mux)
+	srv := httptest.NewServer(s.Ops)
 	defer srv.Close()
 
 	if code, _ := get(t, srv, "/healthz"); code != http.StatusOK {
@@ -67,7 +67,7 @@ func TestReadinessChecksAreExportedAsMetrics(t *testing.T) {
 	reg.MustRegister(s.ReadinessCollector())
 	s.AddCheck("postgres", func(context.Context) error { return nil })
 	s.AddCheck("leases", func(context.Context) error { return errors.New("no lease round yet") })
-	srv := httptest.NewServer(s.Mux)
+	srv := httptest.NewServer(s.Ops)
 	defer srv.Close()
 	_, body := get(t, srv, "/metrics")
 	for _, want := range []string{`strike_readiness_check_ok{check="postgres"} 1`, `strike_readiness_check_ok{check="leases"} 0`} {
@@ -86,7 +86,7 @@ func serveLoopback(t *testing.T, s *opsserver.Server) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); _ = s.Serve(ctx, ln) }()
+	go func() { defer close(done); _ = s.Serve(ctx, ln, nil) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return ln.Addr().String()
 }
@@ -150,5 +150,37 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Fatalf("100 KiB of headers: status %d, want 431", resp.StatusCode)
+	}
+}
+
+// The public listener (API, webhooks) answers readiness as ok or not, without the failing
+// dependency's error, and does not serve /metrics.
+func TestPublicReadinessSaysOkOrNotWithoutDetails(t *testing.T) {
+	t.Parallel()
+	s := opsserver.New(zerolog.Nop(), prometheus.NewRegistry())
+	healthy := true
+	s.AddCheck("postgres", func(context.Context) error {
+		if healthy {
+			return nil
+		}
+		return errors.New("dial tcp db.internal:5432: user strike_gateway: connection refused")
+	})
+	public := httptest.NewServer(s.Mux)
+	defer public.Close()
+	if code, body := get(t, public, "/readyz"); code != http.StatusOK || body != "{\"status\":\"ok\"}\n" {
+		t.Errorf("public /readyz = %d %q, want 200 {\"status\":\"ok\"}", code, body)
+	}
+	healthy = false
+	code, body := get(t, public, "/readyz")
+	if code != http.StatusServiceUnavailable || body != "{\"status\":\"unavailable\"}\n" {
+		t.Errorf("public /readyz = %d %q, want 503 {\"status\":\"unavailable\"}", code, body)
+	}
+	for _, leak := range []string{"postgres", "db.internal", "strike_gateway", "refused"} {
+		if strings.Contains(body, leak) {
+			t.Errorf("public /readyz leaks %q: %s", leak, body)
+		}
+	}
+	if code, _ := get(t, public, "/metrics"); code != http.StatusNotFound {
+		t.Errorf("public /metrics = %d, want 404", code)
 	}
 }
