@@ -24,6 +24,12 @@ type DLQRecord struct {
 	OriginalValueBase64 string            `json:"original_value_base64,omitempty"`
 	OriginalHeaders     map[string]string `json:"original_headers,omitempty"`
 	FailedAt            time.Time         `json:"failed_at"`
+	// The fields below are set only when the original had to be cut to keep the DLQ record
+	// under the broker's size limit, so a record that fits whole is exactly as before.
+	OriginalTruncated        bool   `json:"original_truncated,omitempty"`
+	OriginalSize             int    `json:"original_size,omitempty"`
+	OriginalSHA256           string `json:"original_sha256,omitempty"`
+	OriginalHeadersTruncated bool   `json:"original_headers_truncated,omitempty"`
 }
 
 // DLQOrigin is where the failed record came from.

@@ -158,7 +158,10 @@ func TestGoTypesMatchTheirSchemas(t *testing.T) {
 		schemas.TypeECOCancel:             schemas.ECOCancel{RequestID: ref.ECOID, ECOID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", RequestedBy: schemas.Requester{Name: "N"}},
 		schemas.TypeECOCancelled:          schemas.ECOCancelled{ECOID: ref.ECOID, RequestID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1", CancelledBy: schemas.Requester{Name: "N"}, CancelledAt: now},
 		schemas.TypeRenderJobChanged:      schemas.RenderJobChanged{ChangeID: ref.ECOID, OSPTenantID: "osp-a", InstanceID: "i", RenderJobID: "j", ExternalRef: "A-1", Status: "en_route", Version: 2, UpdatedAt: now, DetectedAt: now},
-		schemas.TypeRenderDispatch:        schemas.RenderDispatch{ECOID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1", Result: schemas.DispatchCreated, Attempt: 1, At: now},
+		schemas.TypeDLQRecord: schemas.DLQRecord{Reason: schemas.DLQPartitionMismatch, Error: "e", Consumer: "eco-processor",
+			Origin: schemas.DLQOrigin{Topic: "t", Partition: 1, Offset: 2}, OriginalValue: &ref.ECOID, FailedAt: now,
+			OriginalTruncated: true, OriginalSize: 1 << 20, OriginalSHA256: strings.Repeat("ab", 32), OriginalHeadersTruncated: true},
+		schemas.TypeRenderDispatch: schemas.RenderDispatch{ECOID: ref.ECOID, NOCTenantID: "noc-a", OSPTenantID: "osp-a", JobNumber: "A-1", Result: schemas.DispatchCreated, Attempt: 1, At: now},
 	}
 	for typ, ev := range cases {
 		raw, err := json.Marshal(ev)
