@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -69,3 +71,83 @@ func FuzzDecodeCancelBody(f *testing.F) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// FuzzIntakeDecode: the intake decoder refuses with 400 only, never panics, and what it accepts
+// has each top-level key once and exactly as CreateECOBody spells it, and survives a round trip
+// unchanged.
+func FuzzIntakeDecode(f *testing.F) {
+	f.Add([]byte(`{"osp_tenant_id":"osp-acme","region":"metro-north","priority":"P1","site":{"name":"X"},"summary":"s"}`))
+	f.Add([]byte(`{"summary":"a","summary":"b"}`))
+	f.Add([]byte(`{"Summary":"a"}`))
+	f.Add([]byte(`{"site":{"name":"a","NAME":"b"}}`))
+	f.Add([]byte(`{"engagement":{"failover_osp_ids":["a","b"],"loop_count":2}}`))
+	f.Add([]byte(`{"osp_tenant_id":"\u0073"}`))
+	names := map[string]bool{}
+	for k := range jsonFields(reflect.TypeOf(CreateECOBody{})) {
+		names[k] = true
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var b CreateECOBody
+		if p := DecodeJSON(raw, &b); p != nil {
+			if p.Status != 400 {
+				t.Fatalf("decode problem with status %d", p.Status)
+			}
+			return
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &top); err != nil {
+			t.Fatalf("accepted what encoding/json cannot read as an object: %v", err)
+		}
+		if n := topLevelKeys(t, raw); n != len(top) {
+			t.Fatalf("accepted %d top-level keys of which only %d are distinct: %s", n, len(top), raw)
+		}
+		for k := range top {
+			if !names[k] {
+				t.Fatalf("accepted key %q, not a field of the body", k)
+			}
+		}
+		again, _ := json.Marshal(b)
+		var b2 CreateECOBody
+		if p := DecodeJSON(again, &b2); p != nil {
+			t.Fatalf("its own encoding refused: %+v (%s)", p, again)
+		}
+		if !reflect.DeepEqual(b, b2) {
+			t.Fatalf("round trip changed the body: %+v vs %+v", b, b2)
+		}
+	})
+}
+
+// topLevelKeys counts the keys of the top-level object, duplicates included.
+func topLevelKeys(t *testing.T, raw []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	depth, n := 0, 0
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return n
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			if v == '{' || v == '[' {
+				depth++
+			} else {
+				depth--
+			}
+			expectKey = depth == 1 && v == '{'
+			if depth == 1 && (v == '}' || v == ']') {
+				expectKey = true
+			}
+			continue
+		case string:
+			if depth == 1 && expectKey {
+				n++
+				expectKey = false
+				continue
+			}
+		}
+		if depth == 1 {
+			expectKey = true
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/google/uuid"
@@ -69,9 +70,13 @@ func decodeBody(r *http.Request, v any, optional bool) *Problem {
 	return DecodeJSON(raw, v)
 }
 
-// DecodeJSON decodes one JSON object into v strictly: unknown fields, wrong types and trailing
-// data are problems naming the field. Exported for the fuzz target.
+// DecodeJSON decodes one JSON object into v strictly: unknown fields, keys given twice, keys in
+// the wrong case, wrong types and trailing data are problems naming the field. Exported for the
+// fuzz targets.
 func DecodeJSON(raw []byte, v any) *Problem {
+	if fe := checkKeys(raw, reflect.TypeOf(v)); fe != nil {
+		return problem(http.StatusBadRequest, ProbValidation, "Invalid body", fe.Field+": "+fe.Detail, *fe)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
