@@ -162,10 +162,13 @@ type Dialer struct {
 	machine ringdown.Machine
 	urls    twilio.WebhookURLs
 
-	inbox   *inbox
-	states  *ringdowns // owned by the Run goroutine
-	effects *effects
-	topicID topicID // of strike.eco.events.v1, for the fence of offset-less transactions
+	inbox  *inbox
+	states *ringdowns // owned by the Run goroutine
+	// restored holds, per partition, the epoch whose state the loop restored (Run goroutine).
+	restored    ownership
+	restoredGen int32 // the group generation of that assignment
+	effects     *effects
+	topicID     topicID // of strike.eco.events.v1, for the fence of offset-less transactions
 
 	beforeCommit func(commands int) // test hook
 }
@@ -213,6 +216,8 @@ func New(deps Deps, cfg Config) (*Dialer, error) {
 		urls:    twilio.WebhookURLs{Base: cfg.WebhookBase},
 		inbox:   newInbox(cfg.InboxSize),
 		states:  newRingdowns(),
+
+		restored: ownership{},
 	}
 	d.machine = ringdown.Machine{Rules: ringdown.Rules{RingDefault: cfg.RingDuration, ReconcileMargin: cfg.ReconcileMargin,
 		AnswerGrace: cfg.AnswerGrace, PlaceRetry: cfg.PlaceRetry, Retention: cfg.Retention, ConfirmWait: cfg.ConfirmWait}}

@@ -25,6 +25,7 @@ type job struct {
 	req     twilio.CallRequest
 	log     zerolog.Logger
 	seq     uint64 // submission order: oldest first among equals
+	epoch   uint64 // the partition's epoch the job was decided in
 }
 
 // effects runs the side effects of committed transitions (CreateCall, EndCall, FetchCall, the
@@ -39,21 +40,25 @@ type job struct {
 // higher-priority ECOs' first calls go first, then first calls, then the oldest; none starves,
 // since within a class the order is by age.
 type effects struct {
-	twilio   Caller
-	results  func(item) // hands a result back to the loop; may block (back-pressure)
-	confirm  func(ctx context.Context, part int32) (bool, error)
-	log      zerolog.Logger
-	metrics  *metrics
-	cps      float64
-	cpsFor   map[string]float64
-	workers  int
-	maxWait  time.Duration // revoke's bound on in-flight work
-	freshFor time.Duration // how long a broker confirmation of ownership holds
+	twilio  Caller
+	results func(item) // hands a result back to the loop; may block (back-pressure)
+	confirm func(ctx context.Context, part int32) (bool, error)
+	// generation is the group generation the client is in now (franz-go's GroupMetadata).
+	generation func() int32
+	log        zerolog.Logger
+	metrics    *metrics
+	cps        float64
+	cpsFor     map[string]float64
+	workers    int
+	maxWait    time.Duration // revoke's bound on in-flight work
+	freshFor   time.Duration // how long a broker confirmation of ownership holds
 
 	mu        sync.Mutex
 	changed   *sync.Cond // queues, ownership or in-flight changed
 	parts     map[int32]bool
-	confirmed time.Time // last time the broker confirmed this member's generation
+	epochs    map[int32]uint64 // per partition: how many times it was revoked here
+	gen       int32            // the group generation of the assignment held
+	confirmed time.Time        // last time the broker confirmed this member's generation
 	accounts  map[string]*account
 	other     []job // EndCall, FetchCall, lookups: not paced
 	queued    map[int32]int
@@ -70,21 +75,37 @@ type account struct {
 	queue placements
 }
 
-func newEffects(tw Caller, results func(item), confirm func(context.Context, int32) (bool, error), cfg Config, log zerolog.Logger, m *metrics) *effects {
-	e := &effects{twilio: tw, results: results, confirm: confirm, log: log, metrics: m, cps: cfg.CPS, cpsFor: cfg.CPSOverrides,
+func newEffects(tw Caller, results func(item), confirm func(context.Context, int32) (bool, error), generation func() int32,
+	cfg Config, log zerolog.Logger, m *metrics) *effects {
+	e := &effects{twilio: tw, results: results, confirm: confirm, generation: generation, log: log, metrics: m, cps: cfg.CPS, cpsFor: cfg.CPSOverrides,
 		workers: cfg.Workers, maxWait: cfg.RevokeWait, freshFor: cfg.OwnershipFresh,
-		parts: map[int32]bool{}, accounts: map[string]*account{}, queued: map[int32]int{}, inflight: map[int32]int{}}
+		parts: map[int32]bool{}, epochs: map[int32]uint64{}, accounts: map[string]*account{}, queued: map[int32]int{}, inflight: map[int32]int{}}
 	e.changed = sync.NewCond(&e.mu)
 	return e
 }
 
-// assign lets partitions have side effects.
-func (e *effects) assign(ps []int32) {
+// held lists the partitions that may have side effects now.
+func (e *effects) held() []int32 {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var ps []int32
+	for p := range e.parts {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// assign lets partitions of generation gen have side effects; it returns their epochs.
+func (e *effects) assign(ps []int32, gen int32) ownership {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.gen = gen
+	o := make(ownership, len(ps))
 	for _, p := range ps {
 		e.parts[p] = true
+		o[p] = e.epochs[p]
 	}
+	return o
 }
 
 // revoke stops side effects of ps: queued ones are dropped (the new owner decides them again from
@@ -97,6 +118,7 @@ func (e *effects) revoke(ps []int32) {
 	gone := map[int32]bool{}
 	for _, p := range ps {
 		delete(e.parts, p)
+		e.epochs[p]++
 		gone[p] = true
 	}
 	dropped := 0
@@ -136,11 +158,16 @@ func (e *effects) inflightOf(ps []int32) int {
 	return n
 }
 
-// owns reports whether p may have side effects on this replica.
-func (e *effects) owns(p int32) bool {
+// ownership maps partitions to the epoch they were assigned in.
+type ownership map[int32]uint64
+
+// ownsSince reports whether p has been owned without interruption since its epoch was epoch.
+// Owned again after a revoke is not the same: another replica may have changed its ring-downs
+// in between, and the loop must restore them before deciding anything for them.
+func (e *effects) ownsSince(p int32, epoch uint64) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.parts[p]
+	return e.parts[p] && e.epochs[p] == epoch
 }
 
 // confirmed records that the broker just accepted this member's generation (a fenced commit).
@@ -150,12 +177,12 @@ func (e *effects) confirmedNow() {
 	e.mu.Unlock()
 }
 
-// submit queues a job of a committed transaction; a job of a partition no longer owned is
-// dropped (the new owner restores the state that decided it).
+// submit queues a job of a committed transaction; a job of a partition no longer owned in the
+// epoch it was decided in is dropped (the owner restores the state that decided it).
 func (e *effects) submit(j job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.parts[j.part] || e.closed {
+	if !e.parts[j.part] || e.epochs[j.part] != j.epoch || e.closed {
 		e.metrics.dropped.Inc()
 		return
 	}
@@ -279,10 +306,10 @@ func (e *effects) stop() {
 // broker confirmed the replica's generation recently (else it is asked now).
 func (e *effects) mayCall(ctx context.Context, part int32) bool {
 	e.mu.Lock()
-	owned, fresh := e.parts[part], time.Since(e.confirmed) < e.freshFor
+	owned, fresh, gen := e.parts[part], time.Since(e.confirmed) < e.freshFor, e.gen
 	e.mu.Unlock()
-	if !owned {
-		return false
+	if !owned || gen != e.generation() {
+		return false // revoked, or a rebalance began: the next assignment decides
 	}
 	if fresh {
 		return true

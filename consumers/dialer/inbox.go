@@ -11,6 +11,8 @@ import (
 // item is an input that did not come from Kafka: a partition change, a Twilio result, a timer.
 type item struct {
 	assigned, revoked []int32
+	epochs            ownership // of the assigned partitions
+	gen               int32     // the group generation of the assignment
 	eco               string
 	part              int32
 	placed            *ringdown.Placed

@@ -22,6 +22,7 @@ func (d *Dialer) Run(ctx context.Context) error {
 		func(ctx context.Context, part int32) (bool, error) {
 			return d.confirmOwnership(ctx, sess.Client(), part)
 		},
+		func() int32 { _, gen := sess.Client().GroupMetadata(); return gen },
 		d.cfg, d.log, d.metrics)
 	opts := append(kafkaclient.Options(d.cfg.Brokers, Name, d.log, d.deps.Registry),
 		kgo.ConsumerGroup(d.cfg.Group),
@@ -38,9 +39,18 @@ func (d *Dialer) Run(ctx context.Context) error {
 		// The callbacks only record the change and wake the loop, except revoke, which also
 		// takes the partitions' side effects back (queued ones dropped, in-flight ones waited
 		// for) before the group hands the partitions over. No callback ends a transaction.
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			d.effects.assign(m[topics.ECOEvents])
-			d.inbox.pushNow(item{assigned: m[topics.ECOEvents]})
+		kgo.OnPartitionsAssigned(func(_ context.Context, cl *kgo.Client, m map[string][]int32) {
+			// franz-go's GroupTransactSession calls the revoke (and lost) callback only once
+			// between two Ends: a second rebalance before the loop's next session End is not
+			// reported. The balancer is eager, so an assignment replaces the last one whole:
+			// whatever is still held was revoked meanwhile.
+			if stale := d.effects.held(); len(stale) > 0 {
+				d.log.Info().Ints32("partitions", stale).Msg("revoke not reported by the session; revoking at the next assignment")
+				d.revoked(map[string][]int32{topics.ECOEvents: stale})
+			}
+			_, gen := cl.GroupMetadata()
+			epochs := d.effects.assign(m[topics.ECOEvents], gen)
+			d.inbox.pushNow(item{assigned: m[topics.ECOEvents], epochs: epochs, gen: gen})
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.revoked(m) }),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { d.revoked(m) }),
@@ -167,6 +177,9 @@ func (d *Dialer) rebalance(ctx context.Context, items []item) ([]item, error) {
 	for _, it := range items {
 		switch {
 		case it.revoked != nil:
+			for _, p := range it.revoked {
+				delete(d.restored, p)
+			}
 			d.states.drop(it.revoked)
 			d.metrics.active.Set(float64(d.states.active()))
 			d.log.Info().Ints32("partitions", it.revoked).Msg("partitions revoked; ring-downs dropped")
@@ -174,6 +187,10 @@ func (d *Dialer) rebalance(ctx context.Context, items []item) ([]item, error) {
 			if err := d.restore(ctx, it.assigned); err != nil {
 				return nil, fmt.Errorf("restore partitions %v: %w", it.assigned, err)
 			}
+			for p, epoch := range it.epochs {
+				d.restored[p] = epoch
+			}
+			d.restoredGen = it.gen
 		default:
 			rest = append(rest, it)
 		}
@@ -195,6 +212,8 @@ func (d *Dialer) restore(ctx context.Context, ps []int32) error {
 	}
 	now := d.cfg.Clock.Now()
 	for id, o := range got.live {
+		d.log.Debug().Str("eco_id", id).Int32("partition", o.part).Str("phase", o.st.Phase).Int("calls_made", o.st.CallsMade).
+			Int("live_calls", len(o.st.Calls)).Msg("state restored")
 		if old := d.states.live[id]; old != nil && old.timer != nil {
 			old.timer.Stop()
 		}
@@ -218,12 +237,19 @@ var errTransient = errors.New("transient failure")
 // transact applies one batch in one Kafka transaction and, once committed, installs its states
 // and starts its side effects.
 func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record, items []item) (bool, error) {
+	// A partition's ring-downs may be decided and committed only while it is still owned in the
+	// epoch whose state the loop restored.
+	owns := func(p int32) bool {
+		epoch, ok := d.restored[p]
+		_, gen := sess.Client().GroupMetadata()
+		return ok && gen == d.restoredGen && d.effects.ownsSince(p, epoch)
+	}
 	t, err := begin(sess, d.cfg.Group, d.cfg.TransactionalID, &d.topicID, len(recs) == 0)
 	if err != nil {
 		return false, err
 	}
 	b := newBatch(ctx, batchDeps{states: d.states, machine: d.machine, store: d.deps.Store, validator: d.deps.Validator,
-		urls: d.urls, now: d.cfg.Clock.Now, owns: d.effects.owns, log: d.log, metrics: d.metrics})
+		urls: d.urls, now: d.cfg.Clock.Now, owns: owns, log: d.log, metrics: d.metrics})
 	fail := func(cause error) (bool, error) {
 		if err := t.abort(ctx); err != nil {
 			return false, fmt.Errorf("abort after %v: %w", cause, err)
@@ -251,7 +277,7 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 	if d.beforeCommit != nil {
 		d.beforeCommit(len(b.jobs))
 	}
-	committed, err := t.commit(ctx, b.partitions(), d.effects.owns)
+	committed, err := t.commit(ctx, b.partitions(), owns)
 	if err != nil {
 		d.metrics.transactions.WithLabelValues("failed").Inc()
 		return false, fmt.Errorf("%w: end transaction: %v", errTransient, err)
@@ -280,6 +306,10 @@ func (d *Dialer) install(b *batch) {
 				delta--
 			}
 		}
+		if b.dirty[id] {
+			d.log.Debug().Str("eco_id", id).Int32("partition", w.part).Str("phase", w.st.Phase).Int("calls_made", w.st.CallsMade).
+				Int("live_calls", len(w.st.Calls)).Bool("retired", b.retired[id]).Msg("state committed")
+		}
 		if b.retired[id] {
 			delete(d.states.live, id)
 			d.states.done[id] = w.part
@@ -299,6 +329,7 @@ func (d *Dialer) install(b *batch) {
 		d.metrics.acceptance.Observe(st.Accepted[len(st.Accepted)-1].At.Sub(st.ECO.CreatedAt).Seconds())
 	}
 	for _, j := range b.jobs {
+		j.epoch = d.restored[j.part]
 		d.effects.submit(j)
 	}
 }

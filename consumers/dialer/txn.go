@@ -87,8 +87,10 @@ func (t *txn) produce(ctx context.Context, recs []*kgo.Record) error {
 var errFenced = errors.New("fenced: this replica no longer owns the partitions")
 
 // commit ends the transaction. parts are the eco.events partitions whose ring-downs the batch
-// changed; owns is the local view of ownership (checked too: it is cheaper than a round trip and
-// catches a revoke the broker has not acted on yet). It reports whether the transaction
+// changed; owns is the local view of ownership since the batch began (checked too: it is cheaper
+// than a round trip, catches a revoke the broker has not acted on yet, and catches a partition
+// that was revoked and assigned back meanwhile, whose ring-downs another replica may have
+// changed: the broker's generation check alone would let that commit through). It reports whether the transaction
 // committed; false with a nil error means a rebalance or a fence aborted it.
 func (t *txn) commit(ctx context.Context, parts []int32, owns func(int32) bool) (bool, error) {
 	ctx = context.WithoutCancel(ctx)
