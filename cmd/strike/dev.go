@@ -19,6 +19,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/devpg"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
@@ -113,7 +114,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	defer broker.Close()
 	brokers := broker.ListenAddrs()[0]
 
-	rt, err := newRuntime(ctx, log, dbURL, brokers, o.httpAddr, o.opsAddr)
+	rt, err := newRuntime(ctx, log, dbURL, brokers, kafkaclient.Security{}, o.httpAddr, o.opsAddr)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 	d, err := dialer.New(dialer.Deps{
 		Store: dialer.PGStore{Pool: rt.pool}, Twilio: adapter, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
 	}, dialer.Config{
-		Brokers: rt.brokers, WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
+		Brokers: rt.brokers, Security: rt.security, WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
 		RingDuration: o.ringDuration, ReconcileMargin: o.reconcileMargin, Workers: o.workers, CPS: cps(tel.cps),
 	})
 	if err != nil {
@@ -83,14 +83,11 @@ Twilio settings. Topics must exist ('strike topics'); the database must be migra
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
+			rt, err := conn.open(ctx, log)
 			if err != nil {
 				return err
 			}
 			defer rt.close()
-			if err := verifyTopics(ctx, conn.brokers); err != nil {
-				return err
-			}
 			run, err := rt.dialer(tel, opts)
 			if err != nil {
 				return fmt.Errorf("dialer: %w", err)

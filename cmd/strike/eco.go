@@ -25,7 +25,7 @@ func newECOCmd(g *globals) *cobra.Command {
 
 func newECOSubmitCmd(g *globals) *cobra.Command {
 	var (
-		brokers string
+		kafka   kafkaFlags
 		file    string
 		wait    bool
 		timeout time.Duration
@@ -65,15 +65,19 @@ Prints the request id; with --wait, also the job number, or the rejection and it
 				return err
 			}
 			ctx := cmd.Context()
-			bs := kafkaclient.SplitBrokers(brokers)
+			sec, err := kafka.load()
+			if err != nil {
+				return err
+			}
+			bs := kafkaclient.SplitBrokers(kafka.brokers)
 			var waiter *ecorequest.Waiter
 			if wait {
-				if waiter, err = ecorequest.NewWaiter(ctx, bs); err != nil {
+				if waiter, err = ecorequest.NewWaiter(ctx, bs, sec.Opts()...); err != nil {
 					return err
 				}
 				defer waiter.Close()
 			}
-			cl, err := kgo.NewClient(kgo.SeedBrokers(bs...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+			cl, err := kgo.NewClient(append(sec.Opts(), kgo.SeedBrokers(bs...), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
 			if err != nil {
 				return err
 			}
@@ -103,7 +107,7 @@ Prints the request id; with --wait, also the job number, or the rejection and it
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers (STRIKE_KAFKA_BROKERS)")
+	kafka.register(cmd)
 	f.StringVar(&file, "file", "", "read the request as JSON from this file ('-' for stdin) instead of flags")
 	f.BoolVar(&wait, "wait", false, "wait for the outcome and print the job number or the rejection")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")

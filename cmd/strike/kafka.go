@@ -2,19 +2,82 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"time"
 
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
-// verifyTopics refuses to start a component on a cluster whose topics do not match the
-// catalogue's partition counts, cleanup policies or co-partitioning.
-func verifyTopics(ctx context.Context, brokers string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaclient.SplitBrokers(brokers)...))
+// kafkaFlags are the connection settings of every command that talks to Kafka: the same flags
+// and environment variables everywhere (docs/topics.md, "Connecting"). Secrets come from the
+// environment only, never a flag, so they stay out of process listings and shell history.
+type kafkaFlags struct {
+	brokers string
+	kafkaclient.Settings
+}
+
+func (k *kafkaFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&k.brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers, comma-separated (STRIKE_KAFKA_BROKERS)")
+	f.BoolVar(&k.TLS, "kafka-tls", env("STRIKE_KAFKA_TLS", "") == "true", "connect to Kafka over TLS (STRIKE_KAFKA_TLS=true)")
+	f.StringVar(&k.CAFile, "kafka-ca-file", env("STRIKE_KAFKA_CA_FILE", ""), "PEM file of the CA that signed the brokers' certificates; default the system roots (STRIKE_KAFKA_CA_FILE)")
+	f.StringVar(&k.CertFile, "kafka-cert-file", env("STRIKE_KAFKA_CERT_FILE", ""), "PEM client certificate for mTLS (STRIKE_KAFKA_CERT_FILE)")
+	f.StringVar(&k.KeyFile, "kafka-key-file", env("STRIKE_KAFKA_KEY_FILE", ""), "PEM key of the client certificate (STRIKE_KAFKA_KEY_FILE)")
+	f.StringVar(&k.ServerName, "kafka-server-name", env("STRIKE_KAFKA_SERVER_NAME", ""), "name to check in the brokers' certificates, if not the host dialled (STRIKE_KAFKA_SERVER_NAME)")
+	f.StringVar(&k.Mechanism, "kafka-sasl-mechanism", env("STRIKE_KAFKA_SASL_MECHANISM", ""), "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER or AWS_MSK_IAM; empty = none (STRIKE_KAFKA_SASL_MECHANISM)")
+	f.StringVar(&k.Username, "kafka-username", env("STRIKE_KAFKA_USERNAME", ""), "SASL username for PLAIN and SCRAM; the password is read from STRIKE_KAFKA_PASSWORD (STRIKE_KAFKA_USERNAME)")
+	f.StringVar(&k.TokenURL, "kafka-oauth-token-url", env("STRIKE_KAFKA_OAUTH_TOKEN_URL", ""), "OAUTHBEARER: the token endpoint of the client-credentials grant (STRIKE_KAFKA_OAUTH_TOKEN_URL)")
+	f.StringVar(&k.ClientID, "kafka-oauth-client-id", env("STRIKE_KAFKA_OAUTH_CLIENT_ID", ""), "OAUTHBEARER client id; the secret is read from STRIKE_KAFKA_OAUTH_CLIENT_SECRET (STRIKE_KAFKA_OAUTH_CLIENT_ID)")
+	f.StringVar(&k.Scopes, "kafka-oauth-scopes", env("STRIKE_KAFKA_OAUTH_SCOPES", ""), "OAUTHBEARER scopes, comma-separated (STRIKE_KAFKA_OAUTH_SCOPES)")
+	k.Password = os.Getenv("STRIKE_KAFKA_PASSWORD")
+	k.ClientSecret = os.Getenv("STRIKE_KAFKA_OAUTH_CLIENT_SECRET")
+	// AWS_MSK_IAM signs with the standard AWS variables.
+	k.AccessKeyID, k.SecretAccessKey, k.SessionToken = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
+}
+
+// load checks the settings and reads the certificate files.
+func (k kafkaFlags) load() (kafkaclient.Security, error) {
+	sec, err := k.Settings.Load()
+	if err != nil {
+		return sec, fmt.Errorf("kafka connection settings: %w", err)
+	}
+	return sec, nil
+}
+
+// adminClient connects an admin client with the shared settings.
+func adminClient(brokers string, sec kafkaclient.Security, name string, opts ...kgo.Opt) (*kgo.Client, error) {
+	return kgo.NewClient(append(kafkaclient.Options(brokers, sec, name, zerolog.Nop(), nil), opts...)...)
+}
+
+// explainKafka turns the errors a misconfigured connection gives into a sentence naming what
+// failed: credentials, a missing ACL, or brokers that do not answer.
+func explainKafka(err error, brokers string, sec kafkaclient.Security) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState),
+		errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Errorf("kafka at %s refused the credentials (%s): %w", brokers, sec, err)
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+		return fmt.Errorf("kafka at %s: the principal (%s) lacks an ACL this component needs: %w", brokers, sec, err)
+	}
+	return fmt.Errorf("kafka at %s (%s): %w", brokers, sec, err)
+}
+
+// verifyTopics refuses to start a component on a cluster it cannot authenticate to, or whose
+// topics do not match the catalogue's partition counts, cleanup policies or co-partitioning.
+func verifyTopics(ctx context.Context, brokers string, sec kafkaclient.Security) error {
+	cl, err := adminClient(brokers, sec, "verify")
 	if err != nil {
 		return err
 	}
@@ -23,13 +86,16 @@ func verifyTopics(ctx context.Context, brokers string) error {
 	defer cancel()
 	adm := kadm.NewClient(cl)
 	details, err := adm.ListTopics(ctx, topics.ECORequests)
+	if err == nil {
+		err = details.Error()
+	}
 	if err != nil {
-		return err
+		return explainKafka(err, brokers, sec)
 	}
 	// Verify against the partition count the cluster was created with.
 	n := int32(len(details[topics.ECORequests].Partitions))
 	if n == 0 {
 		n = topics.DefaultPartitions
 	}
-	return topics.Verify(ctx, adm, topics.Catalog(n))
+	return explainKafka(topics.Verify(ctx, adm, topics.Catalog(n)), brokers, sec)
 }

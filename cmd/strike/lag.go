@@ -69,7 +69,7 @@ type lagExporter struct {
 // watchLag adds groups to the process's lag metrics, creating the collector on first use.
 func (rt *runtime) watchLag(groups ...lag.Group) {
 	if rt.lag == nil {
-		cl, err := kgo.NewClient(kafkaclient.Options(rt.brokers, "lag", rt.log, nil)...)
+		cl, err := kgo.NewClient(kafkaclient.Options(rt.brokers, rt.security, "lag", rt.log, nil)...)
 		if err != nil {
 			rt.log.Warn().Err(err).Msg("no consumer lag metrics")
 			return
@@ -93,10 +93,11 @@ func (l *lagExporter) close() {
 
 func newLagCmd(g *globals) *cobra.Command {
 	var (
-		brokers, dbURL, httpAddr, sinkGroup string
-		groups                              []string
-		once                                bool
-		ttl                                 time.Duration
+		kafka                      kafkaFlags
+		dbURL, httpAddr, sinkGroup string
+		groups                     []string
+		once                       bool
+		ttl                        time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "lag",
@@ -116,7 +117,11 @@ PostgreSQL (sink_offsets), so its lag is read from --database-url.`,
 				return err
 			}
 			ctx := cmd.Context()
-			cl, err := kgo.NewClient(kafkaclient.Options(brokers, "lag", log, nil)...)
+			sec, err := kafka.load()
+			if err != nil {
+				return err
+			}
+			cl, err := kgo.NewClient(kafkaclient.Options(kafka.brokers, sec, "lag", log, nil)...)
 			if err != nil {
 				return err
 			}
@@ -153,7 +158,7 @@ PostgreSQL (sink_offsets), so its lag is read from --database-url.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers, comma-separated (STRIKE_KAFKA_BROKERS)")
+	kafka.register(cmd)
 	f.StringVar(&dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL, for the sink's stored offsets (DATABASE_URL)")
 	f.StringVar(&httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", ":9308"), "address for /metrics, /healthz, /readyz (STRIKE_HTTP_ADDR)")
 	f.StringVar(&sinkGroup, "sink-group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "the group whose offsets are in PostgreSQL, not Kafka (STRIKE_SINK_GROUP)")

@@ -48,13 +48,13 @@ type renderPollerOpts struct {
 // instances, and one process per replica is simpler to operate.
 func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (componentFunc, error) {
 	p, err := renderpoller.New(renderpoller.Deps{Pool: rt.pool, Keyring: kr, Log: rt.log, Registry: rt.reg},
-		renderpoller.Config{Brokers: rt.brokers, ReplicaID: o.replicaID, LeaseTTL: o.leaseTTL, MaxConcurrentPolls: o.maxConcurrency})
+		renderpoller.Config{Brokers: rt.brokers, Security: rt.security, ReplicaID: o.replicaID, LeaseTTL: o.leaseTTL, MaxConcurrentPolls: o.maxConcurrency})
 	if err != nil {
 		return nil, err
 	}
 	rt.ops.AddCheck("render-poller-leases", p.Ready)
 	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: rt.pool, Keyring: kr, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
-		renderpoller.DispatchConfig{Brokers: rt.brokers, ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
+		renderpoller.DispatchConfig{Brokers: rt.brokers, Security: rt.security, ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
 	if err != nil {
 		return nil, err
 	}
@@ -142,14 +142,11 @@ the topics.`,
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := newRuntime(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger(), conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
+			rt, err := conn.open(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger())
 			if err != nil {
 				return err
 			}
 			defer rt.close()
-			if err := verifyTopics(ctx, conn.brokers); err != nil {
-				return err
-			}
 			run, err := rt.renderPoller(kr, opts)
 			if err != nil {
 				return err

@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/pg"
 )
 
 // connFlags are the connection flags of every `strike run` component.
 type connFlags struct {
-	brokers  string
+	kafka    kafkaFlags
 	dbURL    string
 	httpAddr string // the public listener (API, webhooks); only the gateway has one
 	opsAddr  string // the operations listener: /metrics, /healthz, detailed /readyz
@@ -25,7 +25,7 @@ const (
 )
 
 func (c *connFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&c.brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers, comma-separated (STRIKE_KAFKA_BROKERS)")
+	c.kafka.register(cmd)
 	cmd.Flags().StringVar(&c.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 	cmd.Flags().StringVar(&c.opsAddr, "ops-addr", env("STRIKE_OPS_ADDR", defaultOpsAddr), "operations address: /metrics, /healthz and /readyz with each check's details; keep it off public networks (STRIKE_OPS_ADDR)")
 }
@@ -76,20 +76,36 @@ Topics must exist (run 'strike topics'); the database must be migrated ('strike 
 	return cmd
 }
 
+// open builds the runtime of a `strike run` component: the Kafka security settings loaded, the
+// database and the listeners opened, and the cluster checked (credentials, ACLs, topics), so a
+// misconfiguration stops the component at start with a message naming what failed.
+func (c connFlags) open(ctx context.Context, log zerolog.Logger) (*runtime, error) {
+	sec, err := c.kafka.load()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := newRuntime(ctx, log, c.dbURL, c.kafka.brokers, sec, c.httpAddr, c.opsAddr)
+	if err != nil {
+		return nil, err
+	}
+	if err := verifyTopics(ctx, c.kafka.brokers, sec); err != nil {
+		rt.close()
+		return nil, err
+	}
+	return rt, nil
+}
+
 // runOne runs a single component the way every `strike run` subcommand does.
 func runOne(ctx context.Context, g *globals, conn connFlags, name string, build func(*runtime) (componentFunc, error)) error {
 	log, err := g.logger()
 	if err != nil {
 		return err
 	}
-	rt, err := newRuntime(ctx, log, conn.dbURL, conn.brokers, conn.httpAddr, conn.opsAddr)
+	rt, err := conn.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer rt.close()
-	if err := verifyTopics(ctx, conn.brokers); err != nil {
-		return err
-	}
 	run, err := build(rt)
 	if err != nil {
 		return err

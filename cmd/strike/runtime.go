@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/opsserver"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/schemas"
@@ -23,6 +24,7 @@ type runtime struct {
 	reg       *prometheus.Registry
 	pool      *pgxpool.Pool
 	brokers   string
+	security  kafkaclient.Security
 	validator *schemas.Validator
 	ops       *opsserver.Server
 	publicLn  net.Listener // nil for components without public routes
@@ -33,12 +35,12 @@ type runtime struct {
 // newRuntime binds the HTTP addresses first (a taken port fails at once), then connects to
 // PostgreSQL. httpAddr is the public listener (API, webhooks), empty for components without
 // public routes; opsAddr is the operations listener (/metrics, detailed /readyz).
-func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers, httpAddr, opsAddr string) (*runtime, error) {
+func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers string, sec kafkaclient.Security, httpAddr, opsAddr string) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := opsserver.New(log, reg)
 	reg.MustRegister(ops.ReadinessCollector())
-	rt := &runtime{log: log, reg: reg, brokers: brokers, ops: ops}
+	rt := &runtime{log: log, reg: reg, brokers: brokers, security: sec, ops: ops}
 	fail := func(err error) (*runtime, error) {
 		for _, ln := range []net.Listener{rt.publicLn, rt.opsLn} {
 			if ln != nil {
@@ -99,7 +101,7 @@ type ecoProcessorOpts struct {
 func (rt *runtime) ecoProcessor(o ecoProcessorOpts) (componentFunc, error) {
 	p, err := ecoprocessor.New(ecoprocessor.Deps{
 		Store: ecoprocessor.PGStore{Pool: rt.pool}, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
-	}, ecoprocessor.Config{Brokers: rt.brokers, Group: o.group, TransactionalID: o.transactionalID})
+	}, ecoprocessor.Config{Brokers: rt.brokers, Security: rt.security, Group: o.group, TransactionalID: o.transactionalID})
 	if err != nil {
 		return nil, err
 	}

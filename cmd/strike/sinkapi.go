@@ -29,7 +29,7 @@ type sinkOpts struct {
 
 func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 	s, err := sink.New(sink.Deps{Pool: rt.pool, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
-		sink.Config{Brokers: rt.brokers, Group: o.group})
+		sink.Config{Brokers: rt.brokers, Security: rt.security, Group: o.group})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (o *gatewayOpts) register(cmd *cobra.Command) {
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
 // until ctx ends.
 func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
-	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, gateway.Name, rt.log, rt.reg),
+	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.security, gateway.Name, rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
@@ -119,7 +119,8 @@ gather webhooks (signature-checked) and publishes them to strike.telephony.callb
 func newSinkCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "sink", Short: "Sink maintenance: rebuild the projections"}
 	var (
-		brokers, dbURL, group string
+		kafka        kafkaFlags
+		dbURL, group string
 	)
 	rebuild := &cobra.Command{
 		Use:   "rebuild",
@@ -136,6 +137,10 @@ offsets. Progress (per-partition offsets against end offsets) is printed once a 
 				return err
 			}
 			ctx := cmd.Context()
+			sec, err := kafka.load()
+			if err != nil {
+				return err
+			}
 			pool, err := pg.Open(ctx, dbURL)
 			if err != nil {
 				return err
@@ -146,11 +151,11 @@ offsets. Progress (per-partition offsets against end offsets) is printed once a 
 				return err
 			}
 			_, err = sink.Rebuild(ctx, sink.Deps{Pool: pool, Validator: v, Log: log},
-				sink.RebuildConfig{Brokers: brokers, Group: group, Progress: cmd.OutOrStdout()})
+				sink.RebuildConfig{Brokers: kafka.brokers, Security: sec, Group: group, Progress: cmd.OutOrStdout()})
 			return err
 		},
 	}
-	rebuild.Flags().StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers (STRIKE_KAFKA_BROKERS)")
+	kafka.register(rebuild)
 	rebuild.Flags().StringVar(&dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 	rebuild.Flags().StringVar(&group, "group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "the live sink's group: the rebuilt offsets are stored under it (STRIKE_SINK_GROUP)")
 	cmd.AddCommand(rebuild)

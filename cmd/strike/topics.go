@@ -6,15 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
 func newTopicsCmd(g *globals) *cobra.Command {
 	var (
-		brokers     string
+		kafka       kafkaFlags
 		partitions  int32
 		replication int16
 		verifyOnly  bool
@@ -28,7 +26,11 @@ telephony.callbacks and callout.state must have equal partition counts). A misma
 and nothing is changed: repartitioning a keyed topic breaks ordering and must be planned.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaclient.SplitBrokers(brokers)...))
+			sec, err := kafka.load()
+			if err != nil {
+				return err
+			}
+			cl, err := adminClient(kafka.brokers, sec, "topics")
 			if err != nil {
 				return err
 			}
@@ -37,20 +39,20 @@ and nothing is changed: repartitioning a keyed topic breaks ordering and must be
 			specs := topics.Catalog(partitions)
 			if verifyOnly {
 				if err := topics.Verify(cmd.Context(), adm, specs); err != nil {
-					return err
+					return explainKafka(err, kafka.brokers, sec)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "all %d topics match\n", len(specs))
 				return nil
 			}
 			res, err := topics.Ensure(cmd.Context(), adm, specs, replication)
 			if err != nil {
-				return err
+				return explainKafka(err, kafka.brokers, sec)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created: %s\nverified: %s\n", list(res.Created), list(res.Verified))
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&brokers, "brokers", env("STRIKE_KAFKA_BROKERS", kafkaclient.DefaultBrokers), "Kafka seed brokers, comma-separated (STRIKE_KAFKA_BROKERS)")
+	kafka.register(cmd)
 	cmd.Flags().Int32Var(&partitions, "partitions", topics.DefaultPartitions, "partition count of every topic")
 	cmd.Flags().Int16Var(&replication, "replication-factor", -1, "replication factor of created topics; -1 uses the broker default")
 	cmd.Flags().BoolVar(&verifyOnly, "verify-only", false, "only verify; create nothing")

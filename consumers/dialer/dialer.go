@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/logging"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
@@ -90,6 +91,9 @@ type Caller interface {
 type Config struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// WebhookBase is Strike's public base URL as Twilio reaches the gateway. Required.
 	WebhookBase string
 	// Group is the consumer group; default DefaultGroup.

@@ -24,7 +24,7 @@ func (d *Dialer) Run(ctx context.Context) error {
 		},
 		func() int32 { _, gen := sess.Client().GroupMetadata(); return gen },
 		d.cfg, d.log, d.metrics)
-	opts := append(kafkaclient.Options(d.cfg.Brokers, Name, d.log, d.deps.Registry),
+	opts := append(kafkaclient.Options(d.cfg.Brokers, d.cfg.Security, Name, d.log, d.deps.Registry),
 		kgo.ConsumerGroup(d.cfg.Group),
 		kgo.ConsumeTopics(topics.ECOEvents, topics.TelephonyCallbacks),
 		// Partition p of both topics on one member: only a range balancer promises it.

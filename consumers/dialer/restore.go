@@ -30,7 +30,7 @@ type restored struct {
 // partition without its state would redo or lose transitions.
 func (d *Dialer) readState(ctx context.Context, ps []int32) (restored, error) {
 	out := restored{live: map[string]*owned{}, done: map[string]int32{}}
-	cl, err := kgo.NewClient(append(kafkaclient.Options(d.cfg.Brokers, Name+"-restore", d.log, nil),
+	cl, err := kgo.NewClient(append(kafkaclient.Options(d.cfg.Brokers, d.cfg.Security, Name+"-restore", d.log, nil),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(100*time.Millisecond),

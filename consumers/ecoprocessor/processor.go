@@ -41,6 +41,9 @@ const Name = "eco-processor"
 type Config struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// Group is the consumer group; default "strike-eco-processor".
 	Group string
 	// TransactionalID must be unique per live replica; a stable id (a pod name) lets a restarted
@@ -124,7 +127,7 @@ func New(deps Deps, cfg Config) (*Processor, error) {
 // returns nil on a clean shutdown and an error when the Kafka client has failed in a way a
 // restart must fix (for example a fenced transactional id).
 func (p *Processor) Run(ctx context.Context) error {
-	opts := append(kafkaclient.Options(p.cfg.Brokers, Name, p.log, p.deps.Registry),
+	opts := append(kafkaclient.Options(p.cfg.Brokers, p.cfg.Security, Name, p.log, p.deps.Registry),
 		kgo.ConsumerGroup(p.cfg.Group),
 		kgo.ConsumeTopics(topics.ECORequests),
 		kgo.TransactionalID(p.cfg.TransactionalID),

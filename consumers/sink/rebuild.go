@@ -25,6 +25,9 @@ var projectionTables = []string{"eco_board", "eco_timeline", "call_attempts", "s
 type RebuildConfig struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// Group is the live sink's group: the rebuilt offsets are stored under it, so the live sink
 	// continues from where the rebuild stopped. Default DefaultGroup.
 	Group string
@@ -83,7 +86,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 		return stats, err
 	}
 
-	cl, err := kgo.NewClient(append(kafkaclient.Options(cfg.Brokers, Name+"-rebuild", deps.Log, nil),
+	cl, err := kgo.NewClient(append(kafkaclient.Options(cfg.Brokers, cfg.Security, Name+"-rebuild", deps.Log, nil),
 		kgo.ConsumeTopics(Topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

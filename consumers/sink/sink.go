@@ -48,6 +48,9 @@ const DefaultGroup = "strike-sink"
 type Config struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// Group is the consumer group and the key of the offsets in sink_offsets; default
 	// DefaultGroup.
 	Group string
@@ -119,7 +122,7 @@ func New(deps Deps, cfg Config) (*Sink, error) {
 
 // Run consumes until ctx ends, then leaves the group. It returns nil on a clean shutdown.
 func (s *Sink) Run(ctx context.Context) error {
-	opts := append(kafkaclient.Options(s.cfg.Brokers, Name, s.log, s.deps.Registry),
+	opts := append(kafkaclient.Options(s.cfg.Brokers, s.cfg.Security, Name, s.log, s.deps.Registry),
 		kgo.ConsumerGroup(s.cfg.Group),
 		kgo.ConsumeTopics(Topics...),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

@@ -1,5 +1,5 @@
-// Package kafkaclient holds the kgo options every Strike client shares: brokers, logging through
-// zerolog, client metrics through kprom on the registry passed in.
+// Package kafkaclient holds the kgo options every Strike client shares: brokers, security (TLS,
+// SASL), logging through zerolog, client metrics through kprom on the registry passed in.
 package kafkaclient
 
 import (
@@ -15,15 +15,17 @@ import (
 // DefaultBrokers is where `strike dev` listens.
 const DefaultBrokers = "127.0.0.1:9092"
 
-// Options returns the base options for a client named name (e.g. "eco-processor"). Each name
-// registers its own kprom metrics under strike_kafka_<name>_…; reg may be nil to skip metrics.
-func Options(brokers string, name string, log zerolog.Logger, reg prometheus.Registerer) []kgo.Opt {
+// Options returns the base options for a client named name (e.g. "eco-processor"): the seed
+// brokers, the connection's security (TLS, SASL; the zero Security is plaintext), logging, and
+// kprom metrics registered under strike_kafka_<name>_… (reg may be nil to skip metrics).
+func Options(brokers string, sec Security, name string, log zerolog.Logger, reg prometheus.Registerer) []kgo.Opt {
 	l := log.With().Str("kafka_client", name).Logger()
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(SplitBrokers(brokers)...),
 		kgo.ClientID("strike-" + name),
 		kgo.WithLogger(kzerolog.New(&l)),
 	}
+	opts = append(opts, sec.opts...)
 	if reg != nil {
 		m := kprom.NewMetrics("strike_kafka", kprom.Registerer(reg),
 			kprom.Subsystem(strings.ReplaceAll(name, "-", "_")))

@@ -38,6 +38,9 @@ const DispatchName = "render-dispatch"
 type DispatchConfig struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// Group is the consumer group on strike.eco.events.v1; default "strike-render-dispatch".
 	// A new group starts at the oldest retained eco.created: creating is idempotent, so an
 	// ECO whose job exists is only confirmed ("existing").
@@ -142,7 +145,7 @@ func NewDispatcher(deps DispatchDeps, cfg DispatchConfig) (*Dispatcher, error) {
 
 // Run consumes eco.created and works the dispatch queue until ctx ends, then leaves the group.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	opts := append(kafkaclient.Options(d.cfg.Brokers, DispatchName, d.log, d.deps.Registry),
+	opts := append(kafkaclient.Options(d.cfg.Brokers, d.cfg.Security, DispatchName, d.log, d.deps.Registry),
 		kgo.ConsumerGroup(d.cfg.Group),
 		kgo.ConsumeTopics(topics.ECOEvents),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), // eco.created is written transactionally

@@ -69,6 +69,9 @@ const (
 type Config struct {
 	// Brokers is a comma-separated seed list. Required.
 	Brokers string
+	// Security is how the clients authenticate and protect the wire (kafkaclient.Settings.Load);
+	// the zero value is plaintext.
+	Security kafkaclient.Security
 	// ReplicaID names this replica in leases; it must be unique among live replicas. Default
 	// "<hostname>-<pid>-<random>", which is unique per process start: a restarted replica does
 	// not inherit its predecessor's leases, it takes them after they lapse or are released.
@@ -194,7 +197,7 @@ func (p *Poller) ReplicaID() string { return p.cfg.ReplicaID }
 // back, so other replicas take the instances at their next tick. It returns an error only
 // if the Kafka client cannot be built.
 func (p *Poller) Run(ctx context.Context) error {
-	opts := append(kafkaclient.Options(p.cfg.Brokers, Name, p.log, p.deps.Registry),
+	opts := append(kafkaclient.Options(p.cfg.Brokers, p.cfg.Security, Name, p.log, p.deps.Registry),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.DefaultProduceTopic(topics.RenderChanges),
 	)
