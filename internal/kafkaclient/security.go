@@ -34,9 +34,9 @@ type Settings struct {
 	// TLS turns TLS on; CAFile (PEM) replaces the system roots; CertFile and KeyFile (PEM) are
 	// the client certificate for mTLS; ServerName overrides the name checked in the broker's
 	// certificate.
-	TLS                        bool
-	CAFile, CertFile, KeyFile  string
-	ServerName                 string
+	TLS                       bool
+	CAFile, CertFile, KeyFile string
+	ServerName                string
 	// Mechanism is "" (no SASL) or one of the Mech* constants.
 	Mechanism string
 	// Username and Password for PLAIN and SCRAM.
