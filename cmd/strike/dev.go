@@ -158,7 +158,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("sink")(rt.sink(sinkOpts{})); err != nil {
 		return err
 	}
-	if err := add("gateway")(rt.gateway(gatewayOpts{})); err != nil {
+	if err := add("gateway")(rt.gateway(gatewayOpts{devMode: true})); err != nil {
 		return err
 	}
 	sim, tel, err := startDevTwilio(ctx, log, "http://"+o.httpAddr)

@@ -40,6 +40,8 @@ func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 // gatewayOpts are the API's own flags.
 type gatewayOpts struct {
 	clientIPHeader string
+	// devMode accepts the dev tokens of seedDevUsers. Only `strike dev` sets it; it has no flag.
+	devMode bool
 }
 
 func (o *gatewayOpts) register(cmd *cobra.Command) {
@@ -56,7 +58,7 @@ func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg},
-		gateway.Config{ClientIPHeader: o.clientIPHeader})
+		gateway.Config{ClientIPHeader: o.clientIPHeader, DevMode: o.devMode})
 	if err != nil {
 		cl.Close()
 		return nil, err

@@ -66,6 +66,13 @@ type Config struct {
 	// ClientIPHeader names a header set by a trusted proxy (X-Forwarded-For, X-Real-IP) whose
 	// rightmost address is the client's; empty: the connection's peer address.
 	ClientIPHeader string
+	// TokenTTL is the lifetime of a token created over HTTP without expires_in_days; default
+	// DefaultTokenTTL (90 days). TokenMaxTTL bounds expires_in_days; default DefaultTokenMaxTTL
+	// (365 days), and at least TokenTTL.
+	TokenTTL, TokenMaxTTL time.Duration
+	// DevMode accepts dev tokens (DevToken, derived from a public seed). Only `strike dev` sets
+	// it; otherwise a dev token is refused like an unknown one (401), with a log line saying why.
+	DevMode bool
 }
 
 // Deps are the API's collaborators.
@@ -99,11 +106,16 @@ func New(deps Deps, cfg Config) (*API, error) {
 	cfg.AuthFailureBurst = cmp.Or(cfg.AuthFailureBurst, 10)
 	cfg.AuthFailureRefill = cmp.Or(cfg.AuthFailureRefill, 6*time.Second)
 	cfg.AuthLimiterKeys = cmp.Or(cfg.AuthLimiterKeys, 10000)
+	cfg.TokenTTL = cmp.Or(cfg.TokenTTL, DefaultTokenTTL)
+	cfg.TokenMaxTTL = cmp.Or(cfg.TokenMaxTTL, DefaultTokenMaxTTL)
 	if cfg.MaxBodyBytes < 0 || cfg.DefaultPageSize < 1 || cfg.MaxPageSize < cfg.DefaultPageSize {
 		return nil, errors.New("gateway: MaxBodyBytes must be positive and 1 <= DefaultPageSize <= MaxPageSize")
 	}
 	if cfg.RequestTimeout < 0 || cfg.AuthFailureBurst < 1 || cfg.AuthFailureRefill <= 0 || cfg.AuthLimiterKeys < 1 {
 		return nil, errors.New("gateway: RequestTimeout, AuthFailureBurst, AuthFailureRefill and AuthLimiterKeys must be positive")
+	}
+	if cfg.TokenTTL < time.Minute || cfg.TokenMaxTTL < cfg.TokenTTL {
+		return nil, errors.New("gateway: TokenTTL must be at least a minute and at most TokenMaxTTL (default 365 days)")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -201,6 +213,11 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 			retryAfter(sw, wait)
 			p = lp
 			a.log.Info().Str("route", route).Str("client_addr", addr).Msg("authentication refused: too many failed attempts")
+		} else if ok && !a.cfg.DevMode && IsDevToken(token) {
+			// Derived from a public seed: anyone can compute it. Refused like an unknown token;
+			// the log says why, never the token.
+			a.log.Warn().Str("route", route).Str("client_addr", addr).
+				Msg("authentication refused: a dev token (stk_dev_, from 'strike dev') is accepted only by 'strike dev'; create a real token with 'strike admin token create'")
 		} else if ok {
 			id, err := lookup(ctx, a.deps.Pool, token)
 			if err != nil {

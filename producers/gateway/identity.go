@@ -76,17 +76,29 @@ func HashToken(token string) []byte {
 
 // NewToken returns a fresh random token.
 func NewToken() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
-	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [32]byte
+		_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+		if t := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]); !IsDevToken(t) {
+			return t
+		}
+	}
 }
+
+// DevTokenPrefix starts every dev token (DevToken). A gateway outside `strike dev` refuses
+// tokens with this prefix (Config.DevMode).
+const DevTokenPrefix = TokenPrefix + "dev_"
 
 // DevToken derives a token from a dev-only seed and an email: `strike dev` prints the same
 // tokens at every start. Never use it outside dev: anyone who knows the seed knows the tokens.
 func DevToken(seed, email string) string {
 	h := sha256.Sum256([]byte("strike-dev-token\x00" + seed + "\x00" + email))
-	return TokenPrefix + "dev_" + base64.RawURLEncoding.EncodeToString(h[:24])
+	return DevTokenPrefix + base64.RawURLEncoding.EncodeToString(h[:24])
 }
+
+// IsDevToken reports whether token has the form of a dev token. Random tokens (NewToken) never
+// do: NewToken draws again in the (1 in 64^4) case its base64 starts with "dev_".
+func IsDevToken(token string) bool { return strings.HasPrefix(token, DevTokenPrefix) }
 
 // Accounts manages users, memberships and tokens (the `strike admin` commands, `strike dev`).
 type Accounts struct {
@@ -152,11 +164,12 @@ func (a Accounts) AddMembership(ctx context.Context, email, kind, tenant, role s
 	return nil
 }
 
-// CreateToken issues a new random token for the user and stores only its hash. The token is
-// returned once; it cannot be read back.
+// CreateToken issues a new random token for the user that expires after DefaultTokenTTL and
+// stores only its hash. The token is returned once; it cannot be read back. IssueToken takes
+// another lifetime.
 func (a Accounts) CreateToken(ctx context.Context, email, label string) (string, error) {
-	token := NewToken()
-	return token, a.StoreToken(ctx, email, token, label)
+	token, _, err := a.IssueToken(ctx, email, label, DefaultTokenTTL)
+	return token, err
 }
 
 // StoreToken stores the hash of a given token for the user (dev tokens); storing the same
