@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -39,7 +41,8 @@ func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 
 // gatewayOpts are the API's own flags.
 type gatewayOpts struct {
-	clientIPHeader string
+	clientIPHeader        string
+	tokenTTL, tokenMaxTTL time.Duration
 	// devMode accepts the dev tokens of seedDevUsers. Only `strike dev` sets it; it has no flag.
 	devMode bool
 }
@@ -47,6 +50,10 @@ type gatewayOpts struct {
 func (o *gatewayOpts) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.clientIPHeader, "client-ip-header", env("STRIKE_CLIENT_IP_HEADER", ""),
 		"header whose rightmost address is the client's, set by a trusted proxy in front (X-Forwarded-For, X-Real-IP); empty: the peer address. Failed authentications are rate-limited per client address (STRIKE_CLIENT_IP_HEADER)")
+	cmd.Flags().DurationVar(&o.tokenTTL, "token-ttl", gateway.DefaultTokenTTL,
+		"lifetime of a token created over HTTP without expires_in_days (default 90 days)")
+	cmd.Flags().DurationVar(&o.tokenMaxTTL, "token-max-ttl", gateway.DefaultTokenMaxTTL,
+		"longest lifetime a token created over HTTP may ask for (default 365 days)")
 }
 
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
@@ -58,7 +65,7 @@ func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg},
-		gateway.Config{ClientIPHeader: o.clientIPHeader, DevMode: o.devMode})
+		gateway.Config{ClientIPHeader: o.clientIPHeader, DevMode: o.devMode, TokenTTL: o.tokenTTL, TokenMaxTTL: o.tokenMaxTTL})
 	if err != nil {
 		cl.Close()
 		return nil, err
@@ -169,21 +176,29 @@ func adminDB(cmd *cobra.Command, dbURL *string) {
 	cmd.Flags().StringVar(dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 }
 
+// maxTokenDays bounds --expires-in-days, as gateway.DefaultTokenMaxTTL bounds HTTP.
+const maxTokenDays = int(gateway.DefaultTokenMaxTTL / (24 * time.Hour))
+
 func newAdminTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "API tokens"}
 	var (
 		dbURL, user, name, label string
 		systemAdmin              bool
+		days                     int
 	)
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Issue an API token for a user (created if new); prints the token once",
 		Long: `Issues a new random API token (stk_…) for --user and prints it once. Only its SHA-256 is
-stored: a lost token cannot be recovered, only replaced. The user is created if it does not
+stored: a lost token cannot be recovered, only replaced. It expires after --expires-in-days
+(default 90). The user is created if it does not
 exist; --system-admin makes the user a Strike system admin. Give tenant access with
 'strike admin membership add'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if days < 1 || days > maxTokenDays {
+				return fmt.Errorf("--expires-in-days %d: want 1..%d", days, maxTokenDays)
+			}
 			ctx := cmd.Context()
 			pool, err := pg.Open(ctx, dbURL)
 			if err != nil {
@@ -195,7 +210,7 @@ exist; --system-admin makes the user a Strike system admin. Give tenant access w
 			if err != nil {
 				return err
 			}
-			token, err := acc.CreateToken(ctx, user, label)
+			token, _, err := acc.IssueToken(ctx, user, label, time.Duration(days)*24*time.Hour)
 			if err != nil {
 				return err
 			}
@@ -211,12 +226,13 @@ exist; --system-admin makes the user a Strike system admin. Give tenant access w
 	create.Flags().StringVar(&name, "name", "", "display name, for a new user or to change it")
 	create.Flags().StringVar(&label, "label", "", "what the token is for, e.g. 'noc dashboard'")
 	create.Flags().BoolVar(&systemAdmin, "system-admin", false, "make the user a Strike system admin")
+	create.Flags().IntVar(&days, "expires-in-days", int(gateway.DefaultTokenTTL/(24*time.Hour)), fmt.Sprintf("days until the token expires, 1..%d", maxTokenDays))
 	_ = create.MarkFlagRequired("user")
 
-	var revokeDB, revokeUser string
+	var revokeDB, revokeUser, revokeID string
 	revoke := &cobra.Command{
 		Use:   "revoke",
-		Short: "Revoke every token of a user at once",
+		Short: "Revoke one token of a user (--id, from 'token list'), or every token of the user",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -225,6 +241,13 @@ exist; --system-admin makes the user a Strike system admin. Give tenant access w
 				return err
 			}
 			defer pool.Close()
+			if revokeID != "" {
+				if err := (gateway.Accounts{Pool: pool}).RevokeToken(ctx, revokeUser, revokeID); err != nil {
+					return fmt.Errorf("revoke token %s of %s: %w", revokeID, revokeUser, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked token %s of %s\n", revokeID, revokeUser)
+				return nil
+			}
 			n, err := (gateway.Accounts{Pool: pool}).RevokeTokens(ctx, revokeUser)
 			if err != nil {
 				return err
@@ -235,8 +258,44 @@ exist; --system-admin makes the user a Strike system admin. Give tenant access w
 	}
 	adminDB(revoke, &revokeDB)
 	revoke.Flags().StringVar(&revokeUser, "user", "", "the user's email (required)")
+	revoke.Flags().StringVar(&revokeID, "id", "", "revoke only this token (an id from 'token list')")
 	_ = revoke.MarkFlagRequired("user")
-	cmd.AddCommand(create, revoke)
+
+	var listDB, listUser string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List a user's active tokens: id, label, created, expires, last used (never the secret)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			pool, err := pg.Open(ctx, listDB)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			items, err := (gateway.Accounts{Pool: pool}).ListTokens(ctx, listUser)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tLABEL\tCREATED\tEXPIRES\tLAST USED")
+			ts := func(t *time.Time, none string) string {
+				if t == nil {
+					return none
+				}
+				return t.UTC().Format(time.RFC3339)
+			}
+			for _, t := range items {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.CreatedAt.UTC().Format(time.RFC3339),
+					ts(t.ExpiresAt, "never"), ts(t.LastUsedAt, "-"))
+			}
+			return tw.Flush()
+		},
+	}
+	adminDB(list, &listDB)
+	list.Flags().StringVar(&listUser, "user", "", "the user's email (required)")
+	_ = list.MarkFlagRequired("user")
+	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
 

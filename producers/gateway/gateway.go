@@ -143,24 +143,36 @@ var Routes = []string{
 	"PUT /v1/admin/links/{noc}/{osp}",
 	"PUT /v1/admin/osps/{osp}/rosters/{region}",
 	"PUT /v1/admin/nocs/{noc}/policy",
+	"GET /v1/me/tokens",
+	"POST /v1/me/tokens",
+	"DELETE /v1/me/tokens/{token}",
+	"GET /v1/admin/users/{user}/tokens",
+	"POST /v1/admin/users/{user}/tokens",
+	"DELETE /v1/admin/users/{user}/tokens/{token}",
 }
 
 // Mount registers the /v1 routes on mux.
 func (a *API) Mount(mux *http.ServeMux) {
 	h := map[string]handlerFunc{
-		"GET /v1/me":                                a.me,
-		"GET /v1/nocs/{noc}/ecos":                   a.tenant(KindNOC, actRead, a.listECOs),
-		"POST /v1/nocs/{noc}/ecos":                  a.tenant(KindNOC, actWrite, a.createECO),
-		"GET /v1/nocs/{noc}/ecos/{eco}":             a.tenant(KindNOC, actRead, a.getECO),
-		"POST /v1/nocs/{noc}/ecos/{eco}/cancel":     a.tenant(KindNOC, actWrite, a.cancelECO),
-		"GET /v1/osps/{osp}/ecos":                   a.tenant(KindOSP, actRead, a.listECOs),
-		"GET /v1/osps/{osp}/ecos/{eco}":             a.tenant(KindOSP, actRead, a.getECO),
-		"GET /v1/admin/tenants":                     a.admin(a.adminTenants),
-		"PUT /v1/admin/nocs/{noc}":                  a.admin(a.adminPutNOC),
-		"PUT /v1/admin/osps/{osp}":                  a.admin(a.adminPutOSP),
-		"PUT /v1/admin/links/{noc}/{osp}":           a.admin(a.adminPutLink),
-		"PUT /v1/admin/osps/{osp}/rosters/{region}": a.admin(a.adminPutRoster),
-		"PUT /v1/admin/nocs/{noc}/policy":           a.admin(a.adminPutPolicy),
+		"GET /v1/me":                                   a.me,
+		"GET /v1/nocs/{noc}/ecos":                      a.tenant(KindNOC, actRead, a.listECOs),
+		"POST /v1/nocs/{noc}/ecos":                     a.tenant(KindNOC, actWrite, a.createECO),
+		"GET /v1/nocs/{noc}/ecos/{eco}":                a.tenant(KindNOC, actRead, a.getECO),
+		"POST /v1/nocs/{noc}/ecos/{eco}/cancel":        a.tenant(KindNOC, actWrite, a.cancelECO),
+		"GET /v1/osps/{osp}/ecos":                      a.tenant(KindOSP, actRead, a.listECOs),
+		"GET /v1/osps/{osp}/ecos/{eco}":                a.tenant(KindOSP, actRead, a.getECO),
+		"GET /v1/admin/tenants":                        a.admin(a.adminTenants),
+		"PUT /v1/admin/nocs/{noc}":                     a.admin(a.adminPutNOC),
+		"PUT /v1/admin/osps/{osp}":                     a.admin(a.adminPutOSP),
+		"PUT /v1/admin/links/{noc}/{osp}":              a.admin(a.adminPutLink),
+		"PUT /v1/admin/osps/{osp}/rosters/{region}":    a.admin(a.adminPutRoster),
+		"PUT /v1/admin/nocs/{noc}/policy":              a.admin(a.adminPutPolicy),
+		"GET /v1/me/tokens":                            a.listTokens,
+		"POST /v1/me/tokens":                           a.createToken,
+		"DELETE /v1/me/tokens/{token}":                 a.revokeToken,
+		"GET /v1/admin/users/{user}/tokens":            a.admin(a.listTokens),
+		"POST /v1/admin/users/{user}/tokens":           a.admin(a.createToken),
+		"DELETE /v1/admin/users/{user}/tokens/{token}": a.admin(a.revokeToken),
 	}
 	for _, route := range Routes {
 		mux.Handle(route, a.authenticated(route, h[route]))
@@ -183,6 +195,8 @@ type reqCtx struct {
 	kind   string // tenant routes: noc or osp
 	tenant string
 	role   string // the user's role there, or "system-admin"
+	// token routes: the user whose tokens are acted on, and a created token's id (for logs)
+	target, tokenID string
 }
 
 type action int
@@ -225,6 +239,9 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 				p = problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again", "The identity store is unavailable.")
 			}
 			c.id = id
+			if id != nil {
+				a.touchToken(ctx, token)
+			}
 		}
 		switch {
 		case p != nil:
@@ -239,9 +256,20 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 		}
 		a.metrics.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 		a.metrics.seconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
-		ev := a.log.Debug()
-		if status >= 500 {
+		// Denials, admin writes and token changes are logged at info (DESIGN §1, issue 10);
+		// everything else at debug. Never a token: only ids.
+		method, path, _ := strings.Cut(route, " ")
+		tokenRoute := strings.Contains(path, "/tokens")
+		ev, msg := a.log.Debug(), "api request"
+		switch {
+		case status >= 500:
 			ev = a.log.Error()
+		case status == http.StatusUnauthorized || status == http.StatusForbidden || (status == http.StatusNotFound && tokenRoute):
+			ev, msg = a.log.Info(), "api request denied"
+		case method != http.MethodGet && strings.HasPrefix(path, "/v1/admin/"):
+			ev, msg = a.log.Info(), "admin write"
+		case method != http.MethodGet && tokenRoute:
+			ev, msg = a.log.Info(), "token change"
 		}
 		if c.id != nil {
 			ev = ev.Str("user_id", c.id.UserID)
@@ -250,11 +278,29 @@ func (a *API) authenticated(route string, h handlerFunc) http.Handler {
 			ev = ev.Str(logging.FieldNOC, c.tenant)
 		} else if c.kind == KindOSP {
 			ev = ev.Str(logging.FieldOSP, c.tenant)
+		} else {
+			// Admin routes name tenants in the path.
+			if noc := r.PathValue("noc"); noc != "" {
+				ev = ev.Str(logging.FieldNOC, noc)
+			}
+			if osp := r.PathValue("osp"); osp != "" {
+				ev = ev.Str(logging.FieldOSP, osp)
+			}
 		}
 		if eco := r.PathValue("eco"); eco != "" {
 			ev = ev.Str(logging.FieldECO, eco)
 		}
-		ev.Str("route", route).Int("status", status).Dur("took", time.Since(start)).Msg("api request")
+		if c.target != "" {
+			ev = ev.Str("target_user_id", c.target)
+		}
+		// A token id only when it is one: a secret pasted into the path is never logged.
+		if id := cmp.Or(c.tokenID, r.PathValue("token")); uuidPattern.MatchString(id) {
+			ev = ev.Str("token_id", id)
+		}
+		if status == http.StatusUnauthorized {
+			ev = ev.Str("client_addr", addr)
+		}
+		ev.Str("route", route).Int("status", status).Dur("took", time.Since(start)).Msg(msg)
 	})
 }
 

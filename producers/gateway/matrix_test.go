@@ -1,9 +1,11 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/producers/gateway"
@@ -40,6 +42,12 @@ func TestCrossTenantMatrixLeaksNothing(t *testing.T) {
 		return false
 	}
 	users := []string{single, multi, viewer, agent, sysadmin, nobody, ""}
+	// {token} is a spare token of the system admin: only they may revoke it as their own, under
+	// any other user it does not exist (404), and {user} is the single-NOC operator.
+	_, spare, err := gateway.Accounts{Pool: w.db.Pool}.IssueToken(context.Background(), sysadmin, "matrix spare", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	requests := 0
 	for _, route := range gateway.Routes {
 		method, pattern, _ := strings.Cut(route, " ")
@@ -47,19 +55,20 @@ func TestCrossTenantMatrixLeaksNothing(t *testing.T) {
 			kindSeg := "{" + ten.kind + "}"
 			isTenantRoute := strings.HasPrefix(pattern, "/v1/"+ten.kind+"s/")
 			isAdmin := strings.HasPrefix(pattern, "/v1/admin/")
-			if !isTenantRoute && !isAdmin && pattern != "/v1/me" {
+			isMe := pattern == "/v1/me" || strings.HasPrefix(pattern, "/v1/me/")
+			if !isTenantRoute && !isAdmin && !isMe {
 				continue
 			}
 			for _, eco := range w.ecos {
 				path := strings.NewReplacer(kindSeg, ten.id, "{eco}", eco.ECOID, "{noc}", "noc-ghost", "{osp}", "osp-ghost",
-					"{region}", "metro-north").Replace(pattern)
+					"{region}", "metro-north", "{user}", single, "{token}", spare.ID).Replace(pattern)
 				if !strings.Contains(pattern, "{eco}") && eco.ECOID != w.ecos["nw-acme-1"].ECOID {
 					continue // routes without an ECO: once per tenant is enough
 				}
 				var body any
 				switch {
-				case isAdmin:
-					body = "{}" // a system admin gets a validation problem; nothing changes
+				case isAdmin || isMe:
+					body = "{}" // a validation problem; nothing changes
 				case method == "POST" && strings.HasSuffix(pattern, "/cancel"):
 					body = map[string]string{"reason": "matrix"}
 				case method == "POST":
@@ -77,6 +86,10 @@ func TestCrossTenantMatrixLeaksNothing(t *testing.T) {
 					case isAdmin && user != sysadmin:
 						if r.status != http.StatusForbidden || r.slug() != gateway.ProbNotSystemAdmin {
 							t.Errorf("%s %s as %s: %d %s", method, path, user, r.status, r.slug())
+						}
+					case isMe && strings.Contains(pattern, "{token}") && user != sysadmin:
+						if r.status != http.StatusNotFound || r.slug() != gateway.ProbNotFound {
+							t.Errorf("%s %s as %s (not the owner): %d %s, want 404", method, path, user, r.status, r.slug())
 						}
 					case isTenantRoute && !member && user != sysadmin:
 						want := gateway.ProbForbiddenTenant
