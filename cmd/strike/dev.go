@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -32,6 +33,8 @@ type devOpts struct {
 	opsAddr    string
 	dbURL      string
 	partitions int32
+	// reuseDatabase lets strike dev use a database it did not create (no devpg marker).
+	reuseDatabase bool
 }
 
 func newDevCmd(g *globals) *cobra.Command {
@@ -43,7 +46,8 @@ func newDevCmd(g *globals) *cobra.Command {
 
   - an embedded Kafka-protocol broker (franz-go's kfake) on --kafka-addr, persisted in
     --data-dir/kafka so a restart keeps topics and records;
-  - PostgreSQL at DATABASE_URL (the database is created if missing); if no server answers
+  - PostgreSQL at DATABASE_URL (the database is created and marked as strike dev's if missing;
+    a database strike dev did not create is refused unless --dev-reuse-database); if no server answers
     there but PostgreSQL is installed, a private cluster in --data-dir/postgres, stopped on exit;
   - migrations, Strike's topics, and idempotent demo data (2 NOCs, 3 OSPs, one suspended link,
     rosters, policies);
@@ -61,6 +65,7 @@ Ctrl-C (or SIGTERM) stops it cleanly.`,
 	f.StringVar(&o.opsAddr, "ops-addr", env("STRIKE_OPS_ADDR", "127.0.0.1:9090"), "operations address: /metrics, /healthz, detailed /readyz (STRIKE_OPS_ADDR)")
 	f.StringVar(&o.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 	f.Int32Var(&o.partitions, "partitions", 6, "partition count of the topics created in dev")
+	f.BoolVar(&o.reuseDatabase, "dev-reuse-database", false, "use the database at --database-url although strike dev did not create it (it gets demo data and dev-only tokens, and its sink offsets may be reset); never for a database that production uses")
 	return cmd
 }
 
@@ -74,8 +79,9 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	}
 
 	// PostgreSQL: the configured server, or a private one when none answers.
+	// strike dev writes demo data and dev tokens: only into a database it created itself.
 	dbURL := o.dbURL
-	if err := pg.EnsureDatabase(ctx, dbURL); err != nil {
+	if err := prepareDevDatabase(ctx, log, dbURL, o.reuseDatabase, false); err != nil {
 		if !isConnRefused(err) {
 			return err
 		}
@@ -90,7 +96,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 			}
 		}()
 		dbURL = cluster.URL
-		if err := pg.EnsureDatabase(ctx, dbURL); err != nil {
+		if err := prepareDevDatabase(ctx, log, dbURL, o.reuseDatabase, true); err != nil {
 			return err
 		}
 	}
@@ -179,6 +185,36 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	err = rt.serve(ctx, components)
 	log.Info().Msg("strike dev stopped")
 	return ignoreCanceled(err)
+}
+
+// prepareDevDatabase creates the database url names if it is missing and marks it as strike
+// dev's (devpg.Marker). An existing database without the marker is refused unless reuse; ownCluster
+// says the server is strike dev's private cluster, whose databases are its own by construction.
+func prepareDevDatabase(ctx context.Context, log zerolog.Logger, url string, reuse, ownCluster bool) error {
+	created, err := pg.CreateDatabaseIfMissing(ctx, url)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info().Str("database", pg.Redact(url)).Msg("created the dev database and marked it as strike dev's")
+		return devpg.MarkDatabase(ctx, url)
+	}
+	ok, err := devpg.IsDevDatabase(ctx, url)
+	switch {
+	case err != nil:
+		return err
+	case ok:
+		return nil
+	case ownCluster:
+		return devpg.MarkDatabase(ctx, url)
+	case reuse:
+		log.Warn().Str("database", pg.Redact(url)).Msg("--dev-reuse-database: using a database strike dev did not create; it gets demo data and dev-only tokens")
+		return nil
+	}
+	return fmt.Errorf("%w: %s exists but has no strike dev marker, and strike dev writes demo data, dev-only API tokens and resets sink offsets in its database. "+
+		"Point DATABASE_URL (or --database-url) at a database name that does not exist yet (strike dev creates and marks it), "+
+		"or, if this database is only for development (e.g. created by a strike dev older than the marker), pass --dev-reuse-database",
+		devpg.ErrNotDevDatabase, pg.Redact(url))
 }
 
 func ensureTopics(ctx context.Context, brokers string, partitions int32) error {

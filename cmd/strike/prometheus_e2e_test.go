@@ -71,7 +71,8 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 		root := newRoot()
 		root.SetOut(&devOut)
 		root.SetErr(io.Discard)
-		root.SetArgs([]string{"dev", "--data-dir", dataDir, "--kafka-addr", kafkaAddr, "--http-addr", httpAddr,
+		// The test's schema lives in a database strike dev did not create: say it may use it.
+		root.SetArgs([]string{"dev", "--dev-reuse-database", "--data-dir", dataDir, "--kafka-addr", kafkaAddr, "--http-addr", httpAddr,
 			"--ops-addr", opsAddr, "--database-url", db.URL, "--partitions", "2", "--log-level", "error", "--log-format", "json"})
 		devDone <- root.ExecuteContext(ctx)
 	}()

@@ -50,30 +50,40 @@ func Redact(url string) string {
 // EnsureDatabase creates the database named in url if it does not exist, connecting to the
 // server's "postgres" database to do so. It is what lets `make run` work on a fresh machine.
 func EnsureDatabase(ctx context.Context, url string) error {
+	_, err := CreateDatabaseIfMissing(ctx, url)
+	return err
+}
+
+// CreateDatabaseIfMissing is EnsureDatabase that also says whether this call created the
+// database (false when it existed, or another caller created it first).
+func CreateDatabaseIfMissing(ctx context.Context, url string) (created bool, err error) {
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
-		return fmt.Errorf("parse database url: %w", err)
+		return false, fmt.Errorf("parse database url: %w", err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err == nil {
-		return conn.Close(ctx)
+		return false, conn.Close(ctx)
 	}
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || pgErr.Code != "3D000" { // invalid_catalog_name
-		return fmt.Errorf("connect to postgres at %s: %w", Redact(url), err)
+		return false, fmt.Errorf("connect to postgres at %s: %w", Redact(url), err)
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"
 	conn, err = pgx.ConnectConfig(ctx, admin)
 	if err != nil {
-		return fmt.Errorf("connect to postgres to create database %q: %w", cfg.Database, err)
+		return false, fmt.Errorf("connect to postgres to create database %q: %w", cfg.Database, err)
 	}
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{cfg.Database}.Sanitize())
-	if err != nil && !isDuplicateDatabase(err) {
-		return fmt.Errorf("create database %q: %w", cfg.Database, err)
+	if err != nil {
+		if isDuplicateDatabase(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("create database %q: %w", cfg.Database, err)
 	}
-	return nil
+	return true, nil
 }
 
 func isDuplicateDatabase(err error) bool {

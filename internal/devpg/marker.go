@@ -1,0 +1,53 @@
+package devpg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Marker starts the comment `strike dev` writes on a database it created (COMMENT ON DATABASE).
+// `strike dev` seeds demo data, plants dev tokens and resets the sink's offsets; it does so only
+// in a database carrying this marker, unless told otherwise (--dev-reuse-database).
+const Marker = "strike-dev:"
+
+const markerComment = Marker + " created by 'strike dev' for development; holds demo data and dev-only tokens. Never point a production component at it."
+
+// ErrNotDevDatabase wraps the refusal of a database without the marker.
+var ErrNotDevDatabase = errors.New("database not created by 'strike dev'")
+
+// MarkDatabase writes the marker on the database url names (the caller must own it, as the one
+// that created it does).
+func MarkDatabase(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("mark the dev database: %w", err)
+	}
+	defer conn.Close(ctx)
+	name := conn.Config().Database
+	// COMMENT takes no parameters: the text is a constant, the name an escaped identifier.
+	_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS '"+strings.ReplaceAll(markerComment, "'", "''")+"'")
+	if err != nil {
+		return fmt.Errorf("mark database %q as strike dev's (COMMENT ON DATABASE): %w", name, err)
+	}
+	return nil
+}
+
+// IsDevDatabase reports whether the database url names carries the marker.
+func IsDevDatabase(ctx context.Context, url string) (bool, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return false, fmt.Errorf("read the dev database marker: %w", err)
+	}
+	defer conn.Close(ctx)
+	var comment string
+	err = conn.QueryRow(ctx, `SELECT coalesce(shobj_description(oid, 'pg_database'), '')
+		FROM pg_database WHERE datname = current_database()`).Scan(&comment)
+	if err != nil {
+		return false, fmt.Errorf("read the dev database marker: %w", err)
+	}
+	return strings.HasPrefix(comment, Marker), nil
+}
