@@ -29,7 +29,7 @@ func (a *adminRender) open(cmd *cobra.Command) (renderpoller.Admin, *pgxpool.Poo
 	var kr *secrets.Keyring
 	if cmd.Name() != "list" {
 		var err error
-		if kr, err = keyring(false, nil); err != nil {
+		if kr, err = keyring(keyringAdmin, nil); err != nil {
 			return renderpoller.Admin{}, nil, err
 		}
 	}

@@ -20,20 +20,48 @@ import (
 
 // devSecretKeys is the keyring `strike dev` uses when STRIKE_SECRET_KEYS is unset. It is public
 // (it is in this file), so it protects nothing: DEV ONLY. `strike run` and `strike admin`
-// refuse to start without STRIKE_SECRET_KEYS.
-const devSecretKeys = "dev-only-insecure:ZGV2LW9ubHktaW5zZWN1cmUta2V5LW5vdC1zZWNyZXQ="
+// refuse to start without STRIKE_SECRET_KEYS, and `strike run` refuses a keyring holding it.
+const devSecretKeys = secrets.DevKeyID + ":ZGV2LW9ubHktaW5zZWN1cmUta2V5LW5vdC1zZWNyZXQ="
 
-// keyring reads STRIKE_SECRET_KEYS; with dev set it falls back to the dev-only key.
-func keyring(dev bool, log func(string)) (*secrets.Keyring, error) {
+// keyringUse says who loads the keyring, which decides what it may hold.
+type keyringUse int
+
+const (
+	// keyringRun: `strike run`; the dev-only key is refused anywhere in the keyring.
+	keyringRun keyringUse = iota
+	// keyringAdmin: `strike admin render`; the dev-only key may be an older key (so rotate-keys
+	// can move secrets off it) but never the newest, which seals.
+	keyringAdmin
+	// keyringDev: `strike dev`; without STRIKE_SECRET_KEYS it falls back to the dev-only key.
+	keyringDev
+)
+
+func (u keyringUse) String() string {
+	return [...]string{"run", "admin", "dev"}[u]
+}
+
+// keyring reads STRIKE_SECRET_KEYS for use; log takes the dev fallback's warning.
+func keyring(use keyringUse, log func(string)) (*secrets.Keyring, error) {
 	v := os.Getenv(secrets.EnvKeys)
 	if v == "" {
-		if !dev {
+		if use != keyringDev {
 			return nil, fmt.Errorf("%s is not set: it holds the keys that seal Render client secrets, e.g. %s=k1:$(openssl rand -base64 32)", secrets.EnvKeys, secrets.EnvKeys)
 		}
 		log(secrets.EnvKeys + " is not set: sealing Render secrets with the built-in DEV-ONLY key, which is public")
 		v = devSecretKeys
 	}
-	return secrets.ParseKeyring(v)
+	kr, err := secrets.ParseKeyring(v)
+	if err != nil {
+		return nil, err
+	}
+	const fix = "its key is public (in Strike's source, for strike dev). Put a new key last, e.g. k1:$(openssl rand -base64 32), run 'strike admin render rotate-keys' to re-seal every Render secret under it, then remove %[2]s from %[1]s"
+	switch {
+	case use == keyringRun && kr.Has(secrets.DevKeyID):
+		return nil, fmt.Errorf("%s holds the dev-only key id %q, which strike run refuses: "+fix, secrets.EnvKeys, secrets.DevKeyID)
+	case use == keyringAdmin && kr.NewestKeyID() == secrets.DevKeyID:
+		return nil, fmt.Errorf("%s has the dev-only key id %q as its newest key, which would seal secrets: "+fix, secrets.EnvKeys, secrets.DevKeyID)
+	}
+	return kr, nil
 }
 
 // renderPollerOpts are the render-poller's own flags.
@@ -72,7 +100,7 @@ func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (compon
 // runs the poller and the dispatch against them. Jobs move on a short schedule, so a demo ECO's
 // field status changes within a minute.
 func (rt *runtime) devRender(ctx context.Context) (componentFunc, error) {
-	kr, err := keyring(true, func(msg string) { rt.log.Warn().Msg(msg) })
+	kr, err := keyring(keyringDev, func(msg string) { rt.log.Warn().Msg(msg) })
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +165,7 @@ the topics.`,
 			if err != nil {
 				return err
 			}
-			kr, err := keyring(false, nil)
+			kr, err := keyring(keyringRun, nil)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,10 @@ import (
 // EnvKeys is the environment variable holding the keyring.
 const EnvKeys = "STRIKE_SECRET_KEYS"
 
+// DevKeyID is the id of the public key `strike dev` seals with when EnvKeys is unset. Its key is
+// in the source, so it protects nothing: `strike run` refuses a keyring that holds it.
+const DevKeyID = "dev-only-insecure"
+
 const (
 	keySize   = 32 // AES-256
 	nonceSize = 12 // GCM standard nonce
@@ -124,6 +128,9 @@ func validKeyID(kid string) error {
 
 // NewestKeyID is the id of the key that encrypts.
 func (k *Keyring) NewestKeyID() string { return k.newest }
+
+// Has reports whether the keyring holds a key with this id.
+func (k *Keyring) Has(kid string) bool { _, ok := k.aeads[kid]; return ok }
 
 // KeyIDs lists the key ids, oldest first.
 func (k *Keyring) KeyIDs() []string { return append([]string(nil), k.ids...) }
