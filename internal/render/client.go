@@ -19,8 +19,10 @@ type Client struct {
 	base     string // base URL without a trailing slash
 	tokenURL string
 	http     *http.Client
-	log      zerolog.Logger
-	tok      tokenCache
+	// tokenHTTP is http without redirects, for the token request.
+	tokenHTTP *http.Client
+	log       zerolog.Logger
+	tok       tokenCache
 }
 
 var _ API = (*Client)(nil)
@@ -46,12 +48,17 @@ func New(cfg InstanceConfig, httpClient *http.Client, log zerolog.Logger) (*Clie
 		httpClient = &http.Client{}
 	}
 	base := strings.TrimRight(u.String(), "/")
+	// The token request carries the client secret: it never follows a redirect (a 3xx is
+	// an error), whatever httpClient does for the other calls.
+	tokenHTTP := *httpClient
+	tokenHTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &Client{
-		cfg:      cfg.withDefaults(),
-		base:     base,
-		tokenURL: base + "/oauth/token",
-		http:     httpClient,
-		log:      log.With().Str("render_base_url", base).Logger(),
+		cfg:       cfg.withDefaults(),
+		base:      base,
+		tokenURL:  base + "/oauth/token",
+		http:      httpClient,
+		tokenHTTP: &tokenHTTP,
+		log:       log.With().Str("render_base_url", base).Logger(),
 	}, nil
 }
 

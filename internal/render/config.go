@@ -3,6 +3,7 @@ package render
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -29,7 +30,8 @@ const (
 // Printing it is safe: ClientSecret redacts itself.
 type InstanceConfig struct {
 	// BaseURL is the instance's API root, e.g. https://acme.render.example or
-	// http://127.0.0.1:8089/acme for the simulator; endpoints are appended to it.
+	// http://127.0.0.1:8089/acme for the simulator; endpoints are appended to it. It must be
+	// https, except on a loopback address or localhost.
 	BaseURL      string
 	ClientID     string
 	ClientSecret secrets.Secret
@@ -96,7 +98,10 @@ func (c InstanceConfig) validate() (*url.URL, error) {
 	case err != nil:
 		errs = append(errs, errors.New("base URL does not parse"))
 	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
-		errs = append(errs, fmt.Errorf("base URL must be absolute http(s), got scheme %q", u.Scheme))
+		errs = append(errs, fmt.Errorf("base URL must be absolute https, got scheme %q", u.Scheme))
+	case u.Scheme == "http" && !loopback(u.Hostname()):
+		// The client secret and tokens would cross the network in clear text.
+		errs = append(errs, errors.New("base URL must be https (http is allowed only on loopback, for the simulator)"))
 	case u.RawQuery != "" || u.Fragment != "":
 		errs = append(errs, errors.New("base URL must not have a query or fragment"))
 	case u.User != nil:
@@ -112,4 +117,14 @@ func (c InstanceConfig) validate() (*url.URL, error) {
 		return nil, fmt.Errorf("render: instance config: %w", err)
 	}
 	return u, nil
+}
+
+// loopback reports whether host is localhost or a loopback IP address: the only hosts a base
+// URL may reach over plain http.
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

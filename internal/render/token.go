@@ -46,7 +46,7 @@ func (c *Client) token(ctx context.Context) (secrets.Secret, error) {
 	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	start := c.cfg.Now()
-	t, err := cc.Token(context.WithValue(actx, oauth2.HTTPClient, c.http))
+	t, err := cc.Token(context.WithValue(actx, oauth2.HTTPClient, c.tokenHTTP))
 	if err != nil {
 		return "", c.tokenError(ctx, actx, err)
 	}
