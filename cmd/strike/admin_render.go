@@ -246,6 +246,9 @@ current and could not be opened. Drop an old key only once a run reports 0 rotat
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "newest key %s: %d secrets, %d rotated, %d already current, %d failed\n",
 				admin.Keyring.NewestKeyID(), rep.Total, rep.Rotated, rep.Current, rep.Failed)
+			if rep.Rebound > 0 {
+				fmt.Fprintf(out, "  %d of the rotated were sealed before the base URL and client id binding and are now bound to the ones stored\n", rep.Rebound)
+			}
 			for _, f := range rep.Failures {
 				fmt.Fprintln(out, "  failed:", f)
 			}

@@ -50,7 +50,7 @@ func TestAdminRenderTakesTheSecretFromStdinAndNeverShowsIt(t *testing.T) {
 	must(db.Pool.QueryRow(context.Background(), `SELECT client_secret_sealed FROM render_instances WHERE id = 'acme-main'`).Scan(&stored))
 	kr, err := secrets.ParseKeyring(k1)
 	must(err)
-	if got, err := kr.Open(stored, secrets.RenderSecretAAD(devdata.OSPAcme, "acme-main")); err != nil || got.Reveal() != secret {
+	if got, err := kr.Open(stored, secrets.RenderSecretAAD(devdata.OSPAcme, "acme-main", "https://acme.render.example", "strike-acme")); err != nil || got.Reveal() != secret {
 		t.Fatalf("stored secret does not open to what stdin gave (err %v)", err)
 	}
 

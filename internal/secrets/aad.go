@@ -19,9 +19,18 @@ func AAD(parts ...string) []byte {
 }
 
 // RenderSecretAAD is the AAD of an OSP's Render client secret: it binds the ciphertext to the
-// OSP tenant and the Render instance it belongs to, so a secret copied to another row (another
-// tenant, or another instance of the same tenant) fails to decrypt. The admin CLI, the poller
-// and the dispatch must all use this function so they agree.
-func RenderSecretAAD(ospTenantID, instanceID string) []byte {
+// OSP tenant, the Render instance, and where the secret is sent (the instance's base URL and
+// client id, exactly as stored). A secret copied to another row (another tenant, another instance
+// of the same tenant) fails to decrypt, and so does one whose row was pointed at another URL or
+// client id without sealing the secret again. The admin CLI, the poller and the dispatch must
+// all use this function so they agree.
+func RenderSecretAAD(ospTenantID, instanceID, baseURL, clientID string) []byte {
+	return AAD("strike/render-client-secret/v2", ospTenantID, instanceID, baseURL, clientID)
+}
+
+// RenderSecretAADv1 is the binding of secrets sealed before v2 (OSP tenant and instance only).
+// Only `strike admin render rotate-keys` opens with it, to seal such secrets again under
+// RenderSecretAAD; the poller and the dispatch refuse them.
+func RenderSecretAADv1(ospTenantID, instanceID string) []byte {
 	return AAD("strike/render-client-secret/v1", ospTenantID, instanceID)
 }

@@ -8,8 +8,9 @@
 // once nothing is sealed under the old key (NeedsRotation is false everywhere), drop it.
 //
 // A sealed value is bound to where it is stored through the additional authenticated data
-// (RenderSecretAAD: OSP tenant id + instance), so a ciphertext copied into another tenant's row
-// fails to decrypt instead of handing that tenant someone else's credentials.
+// (RenderSecretAAD: OSP tenant id, instance, base URL and client id), so a ciphertext copied into
+// another tenant's row, or a row pointed at another URL, fails to decrypt instead of handing the
+// credentials to someone else.
 //
 // Plaintext secrets travel as Secret, whose every printed, logged or JSON form is "[redacted]".
 package secrets

@@ -88,7 +88,7 @@ func TestKeyringNeverPrintsKeyMaterial(t *testing.T) {
 func TestEncryptDecrypt(t *testing.T) {
 	t.Parallel()
 	kr := mustKeyring(t, "k1:"+secrets.GenerateKey())
-	aad := secrets.RenderSecretAAD("osp-a", "render-main")
+	aad := secrets.RenderSecretAAD("osp-a", "render-main", "https://r.example", "strike")
 	plain := []byte("client-secret-value")
 
 	t.Run("round trip", func(t *testing.T) {
@@ -143,7 +143,7 @@ func TestEncryptDecrypt(t *testing.T) {
 func TestDecryptFailures(t *testing.T) {
 	t.Parallel()
 	kr := mustKeyring(t, "k1:"+secrets.GenerateKey())
-	aad := secrets.RenderSecretAAD("osp-a", "render-main")
+	aad := secrets.RenderSecretAAD("osp-a", "render-main", "https://r.example", "strike")
 	good, err := kr.Encrypt([]byte("client-secret-value"), aad)
 	if err != nil {
 		t.Fatal(err)
@@ -159,10 +159,13 @@ func TestDecryptFailures(t *testing.T) {
 		aad    []byte
 		want   error
 	}{
-		{"copied to another tenant's row", good, secrets.RenderSecretAAD("osp-b", "render-main"), secrets.ErrDecrypt},
-		{"copied to another instance", good, secrets.RenderSecretAAD("osp-a", "render-other"), secrets.ErrDecrypt},
+		{"copied to another tenant's row", good, secrets.RenderSecretAAD("osp-b", "render-main", "https://r.example", "strike"), secrets.ErrDecrypt},
+		{"copied to another instance", good, secrets.RenderSecretAAD("osp-a", "render-other", "https://r.example", "strike"), secrets.ErrDecrypt},
+		{"another base URL", good, secrets.RenderSecretAAD("osp-a", "render-main", "https://evil.example", "strike"), secrets.ErrDecrypt},
+		{"another client id", good, secrets.RenderSecretAAD("osp-a", "render-main", "https://r.example", "other"), secrets.ErrDecrypt},
+		{"legacy binding (v1)", good, secrets.RenderSecretAADv1("osp-a", "render-main"), secrets.ErrDecrypt},
 		{"no aad", good, nil, secrets.ErrDecrypt},
-		{"ambiguous aad split", good, secrets.RenderSecretAAD("osp-ar", "ender-main"), secrets.ErrDecrypt},
+		{"ambiguous aad split", good, secrets.RenderSecretAAD("osp-ar", "ender-main", "https://r.example", "strike"), secrets.ErrDecrypt},
 		{"tampered ciphertext", secrets.Sealed{KeyID: "k1", Nonce: good.Nonce, Ciphertext: flip(good.Ciphertext, 0)}, aad, secrets.ErrDecrypt},
 		{"tampered tag", secrets.Sealed{KeyID: "k1", Nonce: good.Nonce, Ciphertext: flip(good.Ciphertext, len(good.Ciphertext)-1)}, aad, secrets.ErrDecrypt},
 		{"tampered nonce", secrets.Sealed{KeyID: "k1", Nonce: flip(good.Nonce, 3), Ciphertext: good.Ciphertext}, aad, secrets.ErrDecrypt},
@@ -249,7 +252,7 @@ func TestRotation(t *testing.T) {
 	before := mustKeyring(t, "old:"+oldKey)
 	after := mustKeyring(t, "old:"+oldKey+",new:"+newKey)
 	onlyNew := mustKeyring(t, "new:"+newKey)
-	aad := secrets.RenderSecretAAD("osp-a", "render-main")
+	aad := secrets.RenderSecretAAD("osp-a", "render-main", "https://r.example", "strike")
 
 	sealed, err := before.Encrypt([]byte("s3cret"), aad)
 	if err != nil {
@@ -303,7 +306,7 @@ func TestRotation(t *testing.T) {
 	})
 	t.Run("wrong binding is refused, not rotated", func(t *testing.T) {
 		t.Parallel()
-		if _, err := after.Rotate(sealed, secrets.RenderSecretAAD("osp-b", "render-main")); !errors.Is(err, secrets.ErrDecrypt) {
+		if _, err := after.Rotate(sealed, secrets.RenderSecretAAD("osp-b", "render-main", "https://r.example", "strike")); !errors.Is(err, secrets.ErrDecrypt) {
 			t.Fatalf("Rotate with wrong aad: %v", err)
 		}
 	})

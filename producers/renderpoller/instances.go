@@ -69,7 +69,8 @@ type InstanceUpdate struct {
 }
 
 // Admin adds, lists, changes and removes Render instances and re-seals their secrets. It backs
-// `strike admin render …`; secrets are sealed with Keyring under RenderSecretAAD(osp, id).
+// `strike admin render …`; secrets are sealed with Keyring under
+// RenderSecretAAD(osp, id, base URL, client id).
 type Admin struct {
 	Pool    *pgxpool.Pool
 	Keyring *secrets.Keyring
@@ -138,7 +139,7 @@ func (a Admin) write(ctx context.Context, spec InstanceSpec, secret secrets.Secr
 		if exists && cur.osp != spec.OSPTenantID {
 			return fmt.Errorf("%w: instance %q belongs to another OSP; ids are not reused across OSPs", ErrInvalid, spec.ID)
 		}
-		aad := secrets.RenderSecretAAD(spec.OSPTenantID, spec.ID)
+		aad := secrets.RenderSecretAAD(spec.OSPTenantID, spec.ID, spec.BaseURL, spec.ClientID)
 		if exists {
 			old, err := a.Keyring.Open(cur.sealed, aad)
 			if err == nil && old.Reveal() == secret.Reveal() && cur.url == spec.BaseURL && cur.client == spec.ClientID &&
@@ -171,7 +172,8 @@ func (a Admin) write(ctx context.Context, spec InstanceSpec, secret secrets.Secr
 	return changed, nil
 }
 
-// Update changes an instance. A new base URL or client id keeps the cursor: if it is not
+// Update changes an instance. A new base URL or client id needs the secret again (it is sealed
+// bound to both), and keeps the cursor: if it is not
 // valid for the new address, the poller gets invalid_cursor and restarts the feed (events keep
 // their ids, so consumers drop the repeats). The updated_at bump makes pollers rebuild the client.
 func (a Admin) Update(ctx context.Context, id string, u InstanceUpdate) error {
@@ -193,6 +195,9 @@ func (a Admin) Update(ctx context.Context, id string, u InstanceUpdate) error {
 		}
 		spec.PollInterval = time.Duration(ms) * time.Millisecond
 		spec.Disabled = !en
+		if (u.BaseURL != nil && *u.BaseURL != spec.BaseURL || u.ClientID != nil && *u.ClientID != spec.ClientID) && u.Secret == nil {
+			return fmt.Errorf("%w: changing the base URL or client id needs the client secret again (--secret): the sealed secret is bound to both, so it is never sent to an address it was not given for", ErrInvalid)
+		}
 		if u.BaseURL != nil {
 			spec.BaseURL = *u.BaseURL
 		}
@@ -208,7 +213,7 @@ func (a Admin) Update(ctx context.Context, id string, u InstanceUpdate) error {
 		if u.Enabled != nil {
 			spec.Disabled = !*u.Enabled
 		}
-		aad := secrets.RenderSecretAAD(spec.OSPTenantID, spec.ID)
+		aad := secrets.RenderSecretAAD(spec.OSPTenantID, spec.ID, spec.BaseURL, spec.ClientID)
 		// Validation needs a non-empty secret; the stored one stands in when it is not changed.
 		check := secrets.Secret("unchanged")
 		if u.Secret != nil {
@@ -282,6 +287,10 @@ type RotateReport struct {
 	Total   int `json:"total"`
 	Rotated int `json:"rotated"`
 	Current int `json:"current"` // already sealed under the newest key
+	// Rebound counts secrets sealed before the base URL and client id binding (v1) that were
+	// sealed again under RenderSecretAAD, bound to the URL and client id stored at that moment;
+	// they are counted in Rotated too.
+	Rebound int `json:"rebound"`
 	Failed  int `json:"failed"`
 	// Failures name the instances that could not be opened and why (never the secret).
 	Failures []string `json:"failures,omitempty"`
@@ -294,21 +303,33 @@ func (a Admin) RotateKeys(ctx context.Context) (RotateReport, error) {
 	var rep RotateReport
 	err := pgx.BeginFunc(ctx, a.Pool, func(tx pgx.Tx) error {
 		rep = RotateReport{}
-		rows, err := tx.Query(ctx, `SELECT id, osp_tenant_id, client_secret_sealed FROM render_instances ORDER BY id FOR UPDATE`)
+		rows, err := tx.Query(ctx, `SELECT id, osp_tenant_id, base_url, client_id, client_secret_sealed
+			FROM render_instances ORDER BY id FOR UPDATE`)
 		if err != nil {
 			return fmt.Errorf("read secrets: %w", err)
 		}
-		type row struct{ id, osp, sealed string }
+		type row struct{ id, osp, url, client, sealed string }
 		all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			return x, r.Scan(&x.id, &x.osp, &x.sealed)
+			return x, r.Scan(&x.id, &x.osp, &x.url, &x.client, &x.sealed)
 		})
 		if err != nil {
 			return fmt.Errorf("read secrets: %w", err)
 		}
 		for _, r := range all {
 			rep.Total++
-			out, rotated, err := a.Keyring.RotateStored(r.sealed, secrets.RenderSecretAAD(r.osp, r.id))
+			aad := secrets.RenderSecretAAD(r.osp, r.id, r.url, r.client)
+			out, rotated, err := a.Keyring.RotateStored(r.sealed, aad)
+			if errors.Is(err, secrets.ErrDecrypt) {
+				// Sealed before the binding (v1)? Seal it again, bound to today's URL and client id.
+				if old, lerr := a.Keyring.Open(r.sealed, secrets.RenderSecretAADv1(r.osp, r.id)); lerr == nil {
+					out, err = a.Keyring.Seal(old, aad)
+					rotated = err == nil
+					if rotated {
+						rep.Rebound++
+					}
+				}
+			}
 			switch {
 			case err != nil:
 				rep.Failed++

@@ -512,8 +512,13 @@ func classify(err error) string {
 // newClient opens an instance's secret and builds its Render client. The secret stays in
 // memory as a secrets.Secret; errors name the instance and the key id, never the value.
 func newClient(r instanceRow, kr *secrets.Keyring, base render.InstanceConfig, hc *http.Client, now func() time.Time, log zerolog.Logger) (*render.Client, error) {
-	secret, err := kr.Open(r.Sealed, secrets.RenderSecretAAD(r.OSPTenantID, r.ID))
+	secret, err := kr.Open(r.Sealed, secrets.RenderSecretAAD(r.OSPTenantID, r.ID, r.BaseURL, r.ClientID))
 	if err != nil {
+		if errors.Is(err, secrets.ErrDecrypt) {
+			if _, lerr := kr.Open(r.Sealed, secrets.RenderSecretAADv1(r.OSPTenantID, r.ID)); lerr == nil {
+				return nil, fmt.Errorf("open the client secret of render instance %s: %w: sealed before secrets were bound to the base URL and client id; run 'strike admin render rotate-keys'", r.ID, err)
+			}
+		}
 		return nil, fmt.Errorf("open the client secret of render instance %s: %w", r.ID, err)
 	}
 	cfg := base
