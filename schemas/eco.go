@@ -82,6 +82,8 @@ const (
 	ReasonFailoverLinkNotActive = "failover_link_not_active"
 	ReasonOverrideOutOfBounds   = "override_out_of_bounds"
 	ReasonRequestIDConflict     = "request_id_conflict"
+	// ReasonTenantMismatch: a request (or cancel) on a NOC's ingress topic names another NOC.
+	ReasonTenantMismatch = "tenant_mismatch"
 )
 
 // ECORejected is a well-formed request refused for a business reason (eco-rejected.v1.json).

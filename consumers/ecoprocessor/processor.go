@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"runtime"
 	"sync"
 	"time"
@@ -129,7 +130,9 @@ func New(deps Deps, cfg Config) (*Processor, error) {
 func (p *Processor) Run(ctx context.Context) error {
 	opts := append(kafkaclient.Options(p.cfg.Brokers, p.cfg.Security, Name, p.log, p.deps.Registry),
 		kgo.ConsumerGroup(p.cfg.Group),
-		kgo.ConsumeTopics(topics.ECORequests),
+		// The internal requests topic (HTTP intake, failover) and every NOC's ingress topic.
+		kgo.ConsumeRegex(),
+		kgo.ConsumeTopics("^"+regexp.QuoteMeta(topics.ECORequests)+"$", topics.IngressPattern),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.RequireStableFetchOffsets(),
@@ -294,6 +297,27 @@ func (p *Processor) misplaced(r *kgo.Record) error {
 		"so it could be numbered out of request order: produce with a murmur2 partitioner "+
 		"(librdkafka/confluent-kafka partitioner=murmur2_random; the Java client's and franz-go's default)",
 		r.Key, r.Partition, want, p.partitions)
+}
+
+// foreign rejects a request or cancel on a NOC's ingress topic whose body names another NOC
+// (tenant_mismatch), or returns nil. The topic is what the broker let that NOC's principal
+// write; the body proves nothing. The rejection belongs to the NOC that sent it: its tenant is
+// the topic's, and its ECO id is derived from that NOC and the request id, so it can neither
+// touch nor reveal the named NOC's ECO.
+func (p *Processor) foreign(r *kgo.Record, requestID, noc, osp string, now time.Time) *kgo.Record {
+	sender, ok := topics.IngressNOC(r.Topic)
+	if !ok || sender == noc {
+		return nil
+	}
+	p.log.Warn().Str("topic", r.Topic).Str(logging.FieldNOC, sender).Str("named_noc", noc).Str("request_id", requestID).
+		Msg("request names another NOC than its ingress topic's; rejected")
+	ecoID := ids.ECOID(sender + "/" + requestID)
+	return event(topics.ECOEvents, ecoID, schemas.TypeECORejected, now, schemas.ECORejected{
+		ECOID: ecoID, RequestID: requestID, NOCTenantID: sender, OSPTenantID: osp,
+		Reason:     schemas.ReasonTenantMismatch,
+		Detail:     fmt.Sprintf("the request names NOC %q but arrived on %s, NOC %q's ingress topic", noc, r.Topic, sender),
+		RejectedAt: now.UTC(),
+	}, requestID, schemas.ReasonTenantMismatch)
 }
 
 // decision is what happens to one input record.
@@ -488,6 +512,10 @@ func (p *Processor) check(d *decision, r *kgo.Record, now time.Time) {
 		d.out = dlq.Record(Name, r, schemas.DLQPartitionMismatch, err, now)
 		return
 	}
+	if out := p.foreign(r, d.req.RequestID, d.req.NOCTenantID, d.req.OSPTenantID, now); out != nil {
+		d.out = out
+		return
+	}
 	if err := p.cfg.Guardrails.CheckRequest(d.req.PeopleNeeded, d.req.Engagement); err != nil {
 		d.out = p.rejected(d.req, ids.ECOID(d.req.RequestID), schemas.ReasonOverrideOutOfBounds, err.Error(), now)
 	}
@@ -539,6 +567,10 @@ func (p *Processor) decodeCancel(d *decision, now time.Time) *schemas.ECOCancel 
 	}
 	if err := p.misplaced(d.in); err != nil {
 		d.out = dlq.Record(Name, d.in, schemas.DLQPartitionMismatch, err, now)
+		return nil
+	}
+	if out := p.foreign(d.in, c.RequestID, c.NOCTenantID, c.OSPTenantID, now); out != nil {
+		d.out = out
 		return nil
 	}
 	d.req = schemas.ECORequest{RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID}

@@ -27,6 +27,31 @@ const (
 	DLQ                = "strike.dlq.v1"
 )
 
+// Per-NOC topics (DESIGN §5): each NOC tool writes only its own ingress topic and reads only its
+// own egress topic, so the NOC of a request is established by the broker's authentication (the
+// topic its principal could write), never by a payload field. Ingress topics have the requests
+// topic's partition count (requests of one OSP must hash to one partition).
+const nocPrefix = "strike.noc."
+
+// NOCIngress is the topic noc's tool produces its ECO requests and cancels to.
+func NOCIngress(noc string) string { return nocPrefix + noc + ".requests.v1" }
+
+// NOCEgress is the topic noc's tools read their ECO and callout outcomes from.
+func NOCEgress(noc string) string { return nocPrefix + noc + ".outcomes.v1" }
+
+// IngressPattern matches every NOC's ingress topic (for kgo.ConsumeRegex).
+const IngressPattern = `^strike\.noc\.[A-Za-z0-9_-]+\.requests\.v1$`
+
+// IngressNOC returns the NOC whose ingress topic is topic.
+func IngressNOC(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, nocPrefix)
+	if !ok {
+		return "", false
+	}
+	noc, ok := strings.CutSuffix(rest, ".requests.v1")
+	return noc, ok && noc != "" && !strings.Contains(noc, ".")
+}
+
 // DefaultPartitions is the partition count of every topic unless configured otherwise. It caps
 // how many replicas of a consumer group can share the work, so it is generous.
 const DefaultPartitions = 12

@@ -1,0 +1,65 @@
+package ecoprocessor_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/producers/ecorequest"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// A NOC tool writes its own ingress topic; what its principal could write establishes the NOC.
+// A request there naming another NOC is rejected (tenant_mismatch), as the sending NOC's, with
+// an ECO id of its own: it can neither create nor touch the named NOC's ECO. A request naming
+// the topic's own NOC is numbered as usual.
+func TestARequestOnANOCsIngressNamingAnotherNOCIsRejected(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(b.producer)
+	details, err := adm.ListTopics(ctx, topics.ECORequests)
+	must(t, err)
+	n := int32(len(details[topics.ECORequests].Partitions))
+	for _, noc := range []string{devdata.NOCNorthwind, devdata.NOCHarbor} {
+		_, err := adm.CreateTopic(ctx, n, -1, nil, topics.NOCIngress(noc))
+		must(t, err)
+	}
+	b.startReplica(t, "a", nil, nil)
+
+	onNorthwinds := func(req *schemas.ECORequest) {
+		rec, err := ecorequest.Record(b.validator, req, "test", time.Now())
+		must(t, err)
+		rec.Topic = topics.NOCIngress(devdata.NOCNorthwind)
+		b.produceRaw(t, rec)
+	}
+	forged := request(devdata.NOCHarbor, devdata.OSPAcme, devdata.RegionMetro)
+	own := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	onNorthwinds(forged)
+	onNorthwinds(own)
+
+	o := b.awaitOutcomes(t, 2)
+	if _, ok := o.created[forged.RequestID]; ok {
+		t.Fatal("Northwind created an ECO for Harbor")
+	}
+	r, ok := o.rejected[forged.RequestID]
+	switch {
+	case !ok:
+		t.Fatalf("no outcome for the forged request; outcomes %+v", o)
+	case r.Reason != schemas.ReasonTenantMismatch:
+		t.Errorf("reason %q, want %q", r.Reason, schemas.ReasonTenantMismatch)
+	case r.NOCTenantID != devdata.NOCNorthwind:
+		t.Errorf("the rejection is %s's, want the sender's (%s)", r.NOCTenantID, devdata.NOCNorthwind)
+	case r.ECOID == ids.ECOID(forged.RequestID):
+		t.Error("the rejection carries the ECO id Harbor's own request would have: it could touch Harbor's ECO")
+	}
+	if c, ok := o.created[own.RequestID]; !ok || c.NOCTenantID != devdata.NOCNorthwind {
+		t.Errorf("Northwind's own request on its ingress: %+v, want created for Northwind", c)
+	}
+}
