@@ -13,6 +13,7 @@ const (
 	resultCredentials   = "credentials" // the stored secret did not open
 	resultProduce       = "produce_error"
 	resultStore         = "store_error"
+	resultLeaseLost     = "lease_lost" // the lease lapsed or moved during the poll
 	resultError         = "error"
 )
 
@@ -30,7 +31,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_render_poller_polls_total",
-			Help: "Polls of a Render instance's change feed, by instance and result (ok, unavailable, rate_limited, unauthorized, malformed, invalid_cursor, credentials, produce_error, store_error).",
+			Help: "Polls of a Render instance's change feed, by instance and result (ok, unavailable, rate_limited, unauthorized, malformed, invalid_cursor, credentials, produce_error, store_error, lease_lost).",
 		}, []string{"render_instance", "result"}),
 		pollSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "strike_render_poller_poll_duration_seconds",

@@ -369,6 +369,9 @@ func (w *worker) run(ctx context.Context) {
 			timer.Reset(max(time.Until(start.Add(interval)), 0))
 			continue
 		}
+		if errors.Is(err, errLeaseLost) {
+			loaded = false // read the stored cursor again: another replica may have moved it
+		}
 		failures++
 		wait := p.backoff(interval, failures, err)
 		w.log.Warn().Str("result", result).Int("failures", failures).Dur("retry_in", wait).Str("error", err.Error()).
@@ -382,8 +385,37 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// errLeaseLost: the cursor was not saved because another replica owns the instance now.
-var errLeaseLost = errors.New("lease lost before the cursor was saved")
+// errLeaseLost: the poll stopped, or its cursor was not saved, because this replica's lease
+// may have lapsed, another replica owns the instance, or the stored cursor moved meanwhile.
+var errLeaseLost = errors.New("lease lost (lapsed, taken, or the stored cursor moved) before the poll finished")
+
+// withinLease returns ctx cancelled (cause errLeaseLost) once this replica's leases may have
+// lapsed; lease rounds that succeed meanwhile extend it. A poll never outlives its lease, so it
+// never produces while another replica polls the same instance.
+func (p *Poller) withinLease(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTimer(time.Until(time.Unix(0, p.leaseDeadline.Load())))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				left := time.Until(time.Unix(0, p.leaseDeadline.Load()))
+				if left <= 0 {
+					cancel(errLeaseLost)
+					return
+				}
+				t.Reset(left)
+			}
+		}
+	}()
+	return ctx, func() { close(stop); cancel(nil) }
+}
 
 // poll reads the feed after *cursor, produces one event per revision and then saves the new
 // cursor. The order matters: a crash after producing and before saving repeats the read, and
@@ -392,6 +424,8 @@ func (w *worker) poll(ctx context.Context, c *render.Client, cursor *string, dir
 	p := w.p
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.PollTimeout)
 	defer cancel()
+	ctx, stop := p.withinLease(ctx)
+	defer stop()
 	ch, err := c.ChangedJobs(ctx, *cursor)
 	if errors.Is(err, render.ErrInvalidCursor) && *cursor != "" {
 		// Render no longer honours the cursor (another instance behind the URL, or a Render
@@ -402,6 +436,9 @@ func (w *worker) poll(ctx context.Context, c *render.Client, cursor *string, dir
 		ch, err = c.ChangedJobs(ctx, "")
 	}
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errLeaseLost) {
+			return resultLeaseLost, fmt.Errorf("%w: %w", errLeaseLost, err)
+		}
 		return classify(err), err
 	}
 	detected := p.cfg.Now()
@@ -410,7 +447,13 @@ func (w *worker) poll(ctx context.Context, c *render.Client, cursor *string, dir
 		if err != nil {
 			return resultStore, err
 		}
+		if !p.leaseValid() {
+			return resultLeaseLost, errLeaseLost
+		}
 		if err := p.prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			if errors.Is(context.Cause(ctx), errLeaseLost) {
+				return resultLeaseLost, fmt.Errorf("%w: %w", errLeaseLost, err)
+			}
 			return resultProduce, fmt.Errorf("produce %d change events: %w", len(recs), err)
 		}
 		if p.afterProduce != nil {
@@ -426,12 +469,12 @@ func (w *worker) poll(ctx context.Context, c *render.Client, cursor *string, dir
 	if next == *cursor && !dirty {
 		return resultOK, nil // nothing new to store
 	}
-	ok, err := p.store.saveCursor(ctx, p.cfg.ReplicaID, w.l.ID, next)
+	ok, err := p.store.saveCursor(ctx, p.cfg.ReplicaID, w.l.ID, *cursor, next)
 	if err != nil {
 		return resultStore, err
 	}
 	if !ok {
-		return resultStore, errLeaseLost
+		return resultLeaseLost, errLeaseLost
 	}
 	*cursor = next
 	return resultOK, nil

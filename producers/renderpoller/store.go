@@ -161,12 +161,14 @@ func (s store) pollState(ctx context.Context, instanceID string) (cursor string,
 }
 
 // saveCursor stores the cursor of a poll whose events are durably produced, if this replica
-// still holds a live lease on the instance. ok false means the lease is gone: another replica
-// owns the instance now and re-reads from the cursor it finds (duplicates, never a loss).
-func (s store) saveCursor(ctx context.Context, replica, instanceID, cursor string) (ok bool, err error) {
+// still holds a live lease on the instance and the stored cursor is still from, the one the
+// poll read after: a cursor only moves forward, never back to where a stale poll started. ok
+// false means the lease is gone or the cursor moved: another replica owns the instance (or
+// did meanwhile) and the feed is re-read from the cursor stored (duplicates, never a loss).
+func (s store) saveCursor(ctx context.Context, replica, instanceID, from, cursor string) (ok bool, err error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE render_poll_state SET cursor = $3, last_poll_at = now(), cursor_saved_at = now(),
 			last_result = 'ok', last_error = '', failures = 0
-		WHERE instance_id = $2 AND owner = $1 AND lease_until > now()`, replica, instanceID, cursor)
+		WHERE instance_id = $2 AND owner = $1 AND lease_until > now() AND cursor = $4`, replica, instanceID, cursor, from)
 	if err != nil {
 		return false, fmt.Errorf("save cursor: %w", err)
 	}
