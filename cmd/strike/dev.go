@@ -178,6 +178,9 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("dialer")(rt.dialer(tel, dialerOpts{transactionalID: "strike-dev-dialer"})); err != nil {
 		return err
 	}
+	if err := add("egress")(rt.egress("strike-dev-egress")); err != nil {
+		return err
+	}
 	printBanner(out, brokers, o.httpAddr, o.opsAddr, dbURL, o.dataDir)
 	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)
@@ -225,7 +228,12 @@ func ensureTopics(ctx context.Context, brokers string, partitions int32) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err = topics.Ensure(ctx, kadm.NewClient(cl), topics.Catalog(partitions), -1)
+	specs := topics.Catalog(partitions)
+	for _, n := range devdata.NOCs { // each demo NOC's ingress and egress (strike kafka access)
+		specs = append(specs, topics.Spec{Name: topics.NOCIngress(n.ID), Partitions: partitions},
+			topics.Spec{Name: topics.NOCEgress(n.ID), Partitions: partitions})
+	}
+	_, err = topics.Ensure(ctx, kadm.NewClient(cl), specs, -1)
 	return err
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer"
+	"github.com/osprey-strike/strike/consumers/egress"
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/lag"
@@ -39,6 +40,7 @@ var groupTopics = map[string][]string{
 	dialer.DefaultGroup: {topics.ECOEvents, topics.TelephonyCallbacks},
 	sink.DefaultGroup:   sink.Topics,
 	groupRenderDispatch: {topics.ECOEvents},
+	egress.DefaultGroup: {topics.ECOEvents, topics.CalloutEvents},
 }
 
 // lagGroup describes group for the lag collector; kind is the default group name of the

@@ -46,7 +46,7 @@ finishes or aborts its transaction and leaves its group before exiting.`,
 	cmd.AddCommand(newRunECOProcessorCmd(g))
 	cmd.AddCommand(newRunRenderPollerCmd(g))
 	cmd.AddCommand(newRunSinkCmd(g), newRunGatewayCmd(g))
-	cmd.AddCommand(newRunDialerCmd(g))
+	cmd.AddCommand(newRunDialerCmd(g), newRunEgressCmd(g))
 	return cmd
 }
 
