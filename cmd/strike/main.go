@@ -52,7 +52,7 @@ through the environment variable named in its help.`,
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", env("STRIKE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (STRIKE_LOG_LEVEL)")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", env("STRIKE_LOG_FORMAT", "auto"), "log format: json, console, or auto = console on a terminal (STRIKE_LOG_FORMAT)")
-	root.AddCommand(newDevCmd(g), newRunCmd(g), newMigrateCmd(g), newTopicsCmd(g), newECOCmd(g), newAdminCmd(g), newSinkCmd(g), newLagCmd(g), newKafkaCmd(), newDLQCmd(g))
+	root.AddCommand(newDevCmd(g), newRunCmd(g), newMigrateCmd(g), newTopicsCmd(g), newECOCmd(g), newAdminCmd(g), newSinkCmd(g), newLagCmd(g), newKafkaCmd(), newDLQCmd(g), newStatusCmd(g))
 	return root
 }
 
