@@ -216,8 +216,9 @@ func prepareDevDatabase(ctx context.Context, log zerolog.Logger, url string, reu
 	}
 	return fmt.Errorf("%w: %s exists but has no strike dev marker, and strike dev writes demo data, dev-only API tokens and resets sink offsets in its database. "+
 		"Point DATABASE_URL (or --database-url) at a database name that does not exist yet (strike dev creates and marks it), "+
-		"or, if this database is only for development (e.g. created by a strike dev older than the marker), pass --dev-reuse-database",
-		devpg.ErrNotDevDatabase, pg.Redact(url))
+		"or, if this database is only for development, pass --dev-reuse-database, or mark it as strike dev's once "+
+		"(e.g. one created by a strike dev older than the marker): %s",
+		devpg.ErrNotDevDatabase, pg.Redact(url), devpg.MarkSQL(url))
 }
 
 func ensureTopics(ctx context.Context, brokers string, partitions int32) error {

@@ -19,6 +19,22 @@ const markerComment = Marker + " created by 'strike dev' for development; holds 
 // ErrNotDevDatabase wraps the refusal of a database without the marker.
 var ErrNotDevDatabase = errors.New("database not created by 'strike dev'")
 
+// markStatement is the SQL that marks database name as strike dev's. COMMENT takes no
+// parameters: the text is a constant, the name an escaped identifier.
+func markStatement(name string) string {
+	return "COMMENT ON DATABASE " + pgx.Identifier{name}.Sanitize() + " IS '" + strings.ReplaceAll(markerComment, "'", "''") + "'"
+}
+
+// MarkSQL is the statement an operator runs once to mark an existing development database
+// (one created by a strike dev older than the marker), for error messages.
+func MarkSQL(url string) string {
+	name := "<database>"
+	if cfg, err := pgx.ParseConfig(url); err == nil {
+		name = cfg.Database
+	}
+	return markStatement(name)
+}
+
 // MarkDatabase writes the marker on the database url names (the caller must own it, as the one
 // that created it does).
 func MarkDatabase(ctx context.Context, url string) error {
@@ -28,8 +44,7 @@ func MarkDatabase(ctx context.Context, url string) error {
 	}
 	defer conn.Close(ctx)
 	name := conn.Config().Database
-	// COMMENT takes no parameters: the text is a constant, the name an escaped identifier.
-	_, err = conn.Exec(ctx, "COMMENT ON DATABASE "+pgx.Identifier{name}.Sanitize()+" IS '"+strings.ReplaceAll(markerComment, "'", "''")+"'")
+	_, err = conn.Exec(ctx, markStatement(name))
 	if err != nil {
 		return fmt.Errorf("mark database %q as strike dev's (COMMENT ON DATABASE): %w", name, err)
 	}
