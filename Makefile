@@ -46,10 +46,15 @@ fuzz: ## Fuzz every decoder of outside input for FUZZTIME each (default 30s)
 		done; \
 	done
 
+# staticcheck release 2026.2.2 is module version v0.8.2.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, staticcheck (staticcheck.conf), and the layering rules (internal/layering)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+	$(GO) test -count=1 ./internal/layering/
 
 .PHONY: clean
 clean: ## Remove build output and the dev data folder

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
-	"github.com/osprey-strike/strike/producers/ecorequest"
 	"github.com/osprey-strike/strike/schemas"
 )
 

@@ -11,10 +11,10 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/logging"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/internal/twilio"
-	"github.com/osprey-strike/strike/producers/ecorequest"
 	"github.com/osprey-strike/strike/schemas"
 )
 

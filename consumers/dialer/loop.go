@@ -31,7 +31,6 @@ func (d *Dialer) Run(ctx context.Context) error {
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.TransactionalID(d.cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.ProducerLinger(0),
 		kgo.SessionTimeout(DefaultSessionTimeout),
 		kgo.HeartbeatInterval(DefaultHeartbeatInterval),
@@ -152,7 +151,8 @@ func (d *Dialer) poll(ctx context.Context, sess *kgo.GroupTransactSession) (kgo.
 	b.mu.Lock()
 	if len(b.items) > 0 {
 		b.mu.Unlock()
-		return sess.PollRecords(nil, d.cfg.MaxPollRecords), b.take() //nolint:staticcheck // nil = do not block
+		//lint:ignore SA1012 a nil context makes kgo return what is buffered without blocking
+		return sess.PollRecords(nil, d.cfg.MaxPollRecords), b.take()
 	}
 	pctx, cancel := context.WithCancel(ctx)
 	b.wake = cancel

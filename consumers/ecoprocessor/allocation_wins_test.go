@@ -10,11 +10,11 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/topics"
-	"github.com/osprey-strike/strike/producers/ecorequest"
 	"github.com/osprey-strike/strike/schemas"
 )
 

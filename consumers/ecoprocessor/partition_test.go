@@ -13,9 +13,9 @@ import (
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/topics"
-	"github.com/osprey-strike/strike/producers/ecorequest"
 	"github.com/osprey-strike/strike/schemas"
 )
 

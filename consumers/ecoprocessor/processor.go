@@ -135,7 +135,6 @@ func (p *Processor) Run(ctx context.Context) error {
 		kgo.ConsumeTopics("^"+regexp.QuoteMeta(topics.ECORequests)+"$", topics.IngressPattern),
 		kgo.TransactionalID(p.cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		// Outputs are flushed by the transaction's end anyway; lingering would only add its
 		// 10 ms default to every batch's latency while we wait for the produce results.

@@ -8,9 +8,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/topics"
-	"github.com/osprey-strike/strike/producers/ecorequest"
 	"github.com/osprey-strike/strike/schemas"
 )
 

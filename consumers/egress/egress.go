@@ -94,7 +94,6 @@ func (e *Egress) Run(ctx context.Context) error {
 		kgo.ConsumeTopics(topics.ECOEvents, topics.CalloutEvents),
 		kgo.TransactionalID(e.cfg.TransactionalID),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerLinger(0),
 	)

@@ -23,10 +23,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/dlqreplay"
 	"github.com/osprey-strike/strike/internal/lag"
 	"github.com/osprey-strike/strike/internal/topics"
+)
+
+// The phases of a live ring-down in strike.callout.state.v1, as the dialer writes them
+// (consumers/dialer/ringdown; its tests pin these values). Shared plumbing does not import a
+// component, so the state topic's contract is restated here.
+const (
+	PhaseRinging      = "ringing"
+	PhaseWaitingRetry = "waiting_retry"
 )
 
 // DLQWindow is how far back DLQ records are counted.
@@ -187,12 +194,12 @@ func liveRingDowns(ctx context.Context, base []kgo.Opt) (map[string]int, error) 
 			if r.Value == nil || json.Unmarshal(r.Value, &probe) != nil || probe.Retired {
 				return
 			}
-			if probe.Phase == ringdown.PhaseRinging || probe.Phase == ringdown.PhaseWaitingRetry {
+			if probe.Phase == PhaseRinging || probe.Phase == PhaseWaitingRetry {
 				phase[id] = probe.Phase
 			}
 		})
 	}
-	out := map[string]int{ringdown.PhaseRinging: 0, ringdown.PhaseWaitingRetry: 0}
+	out := map[string]int{PhaseRinging: 0, PhaseWaitingRetry: 0}
 	for _, p := range phase {
 		out[p]++
 	}
@@ -283,8 +290,8 @@ func (r Report) Print(w io.Writer) error {
 	if r.RingErr != nil {
 		line(&b, "  error: "+r.RingErr.Error())
 	} else {
-		fmt.Fprintf(&b, "  ringing %d, waiting_retry %d, total %d\n", r.Ringing[ringdown.PhaseRinging],
-			r.Ringing[ringdown.PhaseWaitingRetry], r.Ringing[ringdown.PhaseRinging]+r.Ringing[ringdown.PhaseWaitingRetry])
+		fmt.Fprintf(&b, "  ringing %d, waiting_retry %d, total %d\n", r.Ringing[PhaseRinging],
+			r.Ringing[PhaseWaitingRetry], r.Ringing[PhaseRinging]+r.Ringing[PhaseWaitingRetry])
 	}
 
 	section(&b, "DLQ records, last 24 h ("+topics.DLQ+")")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/osprey-strike/strike/internal/status"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -566,5 +567,14 @@ func TestMachineStrayCallOfAnEndedAttemptIsHungUp(t *testing.T) {
 	d.apply(d.m.ApplyCallback(d.s, schemas.TelephonyCallback{CallID: id, Kind: schemas.CallbackGather, CallSID: stray, Digits: "1"}, d.now))
 	if len(d.s.Accepted) != 1 {
 		t.Errorf("%d acceptances, want the one before the stray call", len(d.s.Accepted))
+	}
+}
+
+// strike status counts live ring-downs from the state topic with its own copy of these names.
+func TestLivePhasesAsStatusReadsThem(t *testing.T) {
+	t.Parallel()
+	if status.PhaseRinging != PhaseRinging || status.PhaseWaitingRetry != PhaseWaitingRetry {
+		t.Errorf("internal/status reads live phases %q and %q; the dialer writes %q and %q",
+			status.PhaseRinging, status.PhaseWaitingRetry, PhaseRinging, PhaseWaitingRetry)
 	}
 }
