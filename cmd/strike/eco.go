@@ -14,6 +14,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -26,6 +27,7 @@ func newECOCmd(g *globals) *cobra.Command {
 func newECOSubmitCmd(g *globals) *cobra.Command {
 	var (
 		kafka   kafkaFlags
+		topic   string
 		file    string
 		wait    bool
 		timeout time.Duration
@@ -34,10 +36,12 @@ func newECOSubmitCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "submit",
-		Short: "Produce an ECO request onto strike.eco.requests.v1",
+		Short: "Produce an ECO request onto the NOC's ingress topic, as a NOC tool does",
 		Long: `Builds an ECO request from flags (or reads one as JSON with --file, '-' for stdin), validates it
-against schemas/eco-request.v1.json, and produces it keyed by OSP with CloudEvents headers.
-Prints the request id; with --wait, also the job number, or the rejection and its reason.`,
+against schemas/eco-request.v1.json, and produces it keyed by OSP with CloudEvents headers to the
+NOC's ingress topic (strike.noc.<noc>.requests.v1; --topic overrides). Prints the request id;
+with --wait, also the job number, or the rejection and its reason, read from the NOC's egress
+topic (strike.noc.<noc>.outcomes.v1; strike.eco.events.v1 when --topic is strike.eco.requests.v1).`,
 		Example: `  strike eco submit --noc noc-northwind --osp osp-acme --region metro-north \
       --priority P1 --site "Exchange 7" --summary "Fibre cut on ring 4" --requester "Noor" --wait`,
 		Args: cobra.NoArgs,
@@ -70,10 +74,19 @@ Prints the request id; with --wait, also the job number, or the rejection and it
 				return err
 			}
 			bs := kafkaclient.SplitBrokers(kafka.brokers)
+			// A NOC tool writes its NOC's ingress topic and reads its egress topic; inside Strike
+			// (--topic strike.eco.requests.v1) the outcome is read from strike.eco.events.v1.
+			if topic == "" {
+				topic = topics.NOCIngress(req.NOCTenantID)
+			}
+			outcomes := topics.ECOEvents
+			if noc, ok := topics.IngressNOC(topic); ok {
+				outcomes = topics.NOCEgress(noc) // the NOC the broker knows us as, whatever the body says
+			}
 			var waiter *ecorequest.Waiter
 			if wait {
-				if waiter, err = ecorequest.NewWaiter(ctx, bs, sec.Opts()...); err != nil {
-					return err
+				if waiter, err = ecorequest.NewWaiter(ctx, bs, outcomes, sec.Opts()...); err != nil {
+					return explainKafka(err, kafka.brokers, sec)
 				}
 				defer waiter.Close()
 			}
@@ -84,8 +97,8 @@ Prints the request id; with --wait, also the job number, or the rejection and it
 			defer cl.Close()
 			now := time.Now().UTC()
 			req.RequestedAt = &now
-			if err := ecorequest.Submit(ctx, cl, v, &req, "strike/cli"); err != nil {
-				return err
+			if err := ecorequest.Submit(ctx, cl, v, &req, "strike/cli", topic); err != nil {
+				return explainKafka(err, kafka.brokers, sec)
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "request_id: %s\n", req.RequestID)
@@ -108,6 +121,7 @@ Prints the request id; with --wait, also the job number, or the rejection and it
 	}
 	f := cmd.Flags()
 	kafka.register(cmd)
+	f.StringVar(&topic, "topic", "", "topic to produce to; default the NOC's ingress topic, strike.noc.<noc>.requests.v1 (--wait then reads its egress topic)")
 	f.StringVar(&file, "file", "", "read the request as JSON from this file ('-' for stdin) instead of flags")
 	f.BoolVar(&wait, "wait", false, "wait for the outcome and print the job number or the rejection")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long --wait waits")

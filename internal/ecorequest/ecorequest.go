@@ -65,12 +65,14 @@ func CancelRecord(v *schemas.Validator, c *schemas.ECOCancel, source string, now
 	}, value), nil
 }
 
-// Submit validates and produces req, waiting until the broker has it.
-func Submit(ctx context.Context, cl *kgo.Client, v *schemas.Validator, req *schemas.ECORequest, source string) error {
+// Submit validates and produces req to topic (a NOC tool's: its NOC's ingress topic,
+// topics.NOCIngress), waiting until the broker has it.
+func Submit(ctx context.Context, cl *kgo.Client, v *schemas.Validator, req *schemas.ECORequest, source, topic string) error {
 	rec, err := Record(v, req, source, time.Now())
 	if err != nil {
 		return err
 	}
+	rec.Topic = topic
 	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		return fmt.Errorf("produce request %s: %w", req.RequestID, err)
 	}
@@ -83,24 +85,28 @@ type Outcome struct {
 	Rejected *schemas.ECORejected
 }
 
-// Waiter watches strike.eco.events.v1 for outcomes. Create it before submitting, so an outcome
+// Waiter watches an outcome topic (a NOC's egress topic, topics.NOCEgress, or
+// strike.eco.events.v1 inside Strike) for outcomes. Create it before submitting, so an outcome
 // that arrives quickly is not missed.
 type Waiter struct {
 	cl *kgo.Client
 }
 
-// NewWaiter starts reading strike.eco.events.v1 (read-committed) from its current end.
-func NewWaiter(ctx context.Context, brokers []string, opts ...kgo.Opt) (*Waiter, error) {
+// NewWaiter starts reading topic (read-committed) from its current end.
+func NewWaiter(ctx context.Context, brokers []string, topic string, opts ...kgo.Opt) (*Waiter, error) {
 	base, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(base).ListEndOffsets(ctx, topics.ECOEvents)
+	ends, err := kadm.NewClient(base).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
 	base.Close()
 	if err != nil {
-		return nil, fmt.Errorf("list end offsets of %s: %w", topics.ECOEvents, err)
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
 	}
-	start := map[string]map[int32]kgo.Offset{topics.ECOEvents: {}}
+	start := map[string]map[int32]kgo.Offset{topic: {}}
 	ends.Each(func(o kadm.ListedOffset) {
 		start[o.Topic][o.Partition] = kgo.NewOffset().At(o.Offset)
 	})
@@ -126,17 +132,22 @@ func (w *Waiter) Wait(ctx context.Context, requestID string) (Outcome, error) {
 		var out Outcome
 		var decodeErr error
 		fs.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) != ecoID || out.Created != nil || out.Rejected != nil {
+			if out.Created != nil || out.Rejected != nil {
 				return
 			}
 			typ, _ := cloudevents.Header(r, cloudevents.HeaderType)
-			switch typ {
-			case schemas.TypeECOCreated:
+			switch {
+			case typ == schemas.TypeECOCreated && string(r.Key) == ecoID:
 				out.Created = new(schemas.ECOCreated)
 				decodeErr = json.Unmarshal(r.Value, out.Created)
-			case schemas.TypeECORejected:
-				out.Rejected = new(schemas.ECORejected)
-				decodeErr = json.Unmarshal(r.Value, out.Rejected)
+			case typ == schemas.TypeECORejected:
+				// A rejection may carry an ECO id of its own (tenant_mismatch): match the request.
+				var rej schemas.ECORejected
+				if err := json.Unmarshal(r.Value, &rej); err != nil {
+					decodeErr = err
+				} else if rej.RequestID == requestID {
+					out.Rejected = &rej
+				}
 			}
 		})
 		if decodeErr != nil {

@@ -1,0 +1,69 @@
+package ecorequest_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/internal/ecorequest"
+	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+// A NOC tool waits on its NOC's egress topic. Its request's outcome is found by ECO id when
+// created, and by request id when rejected under an ECO id of the rejection's own
+// (tenant_mismatch); another request's outcome is not taken for its own.
+func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
+	t.Parallel()
+	k := kafkatest.New(t)
+	cl := kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	egress := topics.NOCEgress("noc-a")
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, -1, nil, egress); err != nil {
+		t.Fatal(err)
+	}
+	w, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+
+	produce := func(key, typ string, v any) {
+		value, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := cloudevents.Record(egress, key, cloudevents.Event{ID: uuid.NewString(), Type: typ, Source: "test", Subject: key, Time: time.Now()}, value)
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, mine, created := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	produce(ids.ECOID("noc-a/"+other), schemas.TypeECORejected, schemas.ECORejected{RequestID: other, Reason: schemas.ReasonTenantMismatch})
+	produce(ids.ECOID("noc-a/"+mine), schemas.TypeECORejected, schemas.ECORejected{RequestID: mine, Reason: schemas.ReasonTenantMismatch})
+	o, err := w.Wait(ctx, mine)
+	if err != nil || o.Rejected == nil || o.Rejected.RequestID != mine || o.Rejected.Reason != schemas.ReasonTenantMismatch {
+		t.Fatalf("outcome of the rejected request: %+v, %v", o, err)
+	}
+
+	// One waiter per request, created before the request is sent, as the CLI does.
+	w2, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	produce(ids.ECOID(created), schemas.TypeECOCreated, schemas.ECOCreated{ECOID: ids.ECOID(created), RequestID: created, JobNumber: "ACME-1"})
+	o, err = w2.Wait(ctx, created)
+	if err != nil || o.Created == nil || o.Created.JobNumber != "ACME-1" {
+		t.Fatalf("outcome of the created request: %+v, %v", o, err)
+	}
+}
