@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -272,12 +273,12 @@ func (b *batch) job(c ringdown.Command, w *owned) job {
 	return j
 }
 
-// partitions are the partitions of the ring-downs the batch changed.
+// partitions are the partitions of the ring-downs the batch changed, each once.
 func (b *batch) partitions() []int32 {
 	var ps []int32
 	for _, id := range b.order {
-		if b.dirty[id] {
-			ps = append(ps, b.work[id].part)
+		if p := b.work[id].part; b.dirty[id] && !slices.Contains(ps, p) {
+			ps = append(ps, p)
 		}
 	}
 	return ps

@@ -61,7 +61,6 @@ type effects struct {
 	confirmed time.Time        // last time the broker confirmed this member's generation
 	accounts  map[string]*account
 	other     []job // EndCall, FetchCall, lookups: not paced
-	queued    map[int32]int
 	inflight  map[int32]int
 	running   int
 	seq       uint64
@@ -79,7 +78,7 @@ func newEffects(tw Caller, results func(item), confirm func(context.Context, int
 	cfg Config, log zerolog.Logger, m *metrics) *effects {
 	e := &effects{twilio: tw, results: results, confirm: confirm, generation: generation, log: log, metrics: m, cps: cfg.CPS, cpsFor: cfg.CPSOverrides,
 		workers: cfg.Workers, maxWait: cfg.RevokeWait, freshFor: cfg.OwnershipFresh,
-		parts: map[int32]bool{}, epochs: map[int32]uint64{}, accounts: map[string]*account{}, queued: map[int32]int{}, inflight: map[int32]int{}}
+		parts: map[int32]bool{}, epochs: map[int32]uint64{}, accounts: map[string]*account{}, inflight: map[int32]int{}}
 	e.changed = sync.NewCond(&e.mu)
 	return e
 }
@@ -131,9 +130,7 @@ func (e *effects) revoke(ps []int32) {
 	n := len(e.other)
 	e.other = slices.DeleteFunc(e.other, func(j job) bool { return gone[j.part] })
 	dropped += n - len(e.other)
-	for _, p := range ps {
-		delete(e.queued, p)
-	}
+	e.metrics.queued.Set(float64(e.pendingLocked()))
 	if dropped > 0 {
 		e.metrics.dropped.Add(float64(dropped))
 	}
@@ -188,7 +185,6 @@ func (e *effects) submit(j job) {
 	}
 	e.seq++
 	j.seq = e.seq
-	e.queued[j.part]++
 	if j.cmd.Kind == ringdown.CmdPlace {
 		a := e.accounts[j.account]
 		if a == nil {
@@ -199,7 +195,7 @@ func (e *effects) submit(j job) {
 	} else {
 		e.other = append(e.other, j)
 	}
-	e.metrics.queued.Inc()
+	e.metrics.queued.Set(float64(e.pendingLocked()))
 	e.changed.Broadcast()
 }
 
@@ -218,6 +214,10 @@ func (e *effects) limitFor(account string) rate.Limit {
 func (e *effects) pending() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.pendingLocked()
+}
+
+func (e *effects) pendingLocked() int {
 	n := len(e.other)
 	for _, a := range e.accounts {
 		n += len(a.queue)
@@ -242,10 +242,9 @@ func (e *effects) run(ctx context.Context) {
 			}
 			continue
 		}
-		e.queued[j.part]--
 		e.inflight[j.part]++
 		e.running++
-		e.metrics.queued.Dec()
+		e.metrics.queued.Set(float64(e.pendingLocked()))
 		e.wg.Add(1)
 		go func() {
 			defer e.wg.Done()

@@ -16,8 +16,8 @@ import (
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
-// restored is what a restore read from the state partitions.
-type restored struct {
+// stateRead is what a restore read from the state partitions.
+type stateRead struct {
 	live map[string]*owned
 	done map[string]int32
 }
@@ -28,8 +28,8 @@ type restored struct {
 // (kgo.KeepControlRecords), so the last offset below the end is always seen, even when it is a
 // marker or the log ends in aborted records. A fetch error fails the restore: deciding a
 // partition without its state would redo or lose transitions.
-func (d *Dialer) readState(ctx context.Context, ps []int32) (restored, error) {
-	out := restored{live: map[string]*owned{}, done: map[string]int32{}}
+func (d *Dialer) readState(ctx context.Context, ps []int32) (stateRead, error) {
+	out := stateRead{live: map[string]*owned{}, done: map[string]int32{}}
 	cl, err := kgo.NewClient(append(kafkaclient.Options(d.cfg.Brokers, d.cfg.Security, Name+"-restore", d.log, nil),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
@@ -81,7 +81,7 @@ func (d *Dialer) readState(ctx context.Context, ps []int32) (restored, error) {
 
 // restoreRecord applies one state record: a ring-down, a marker, or a tombstone (older
 // releases deleted finished ring-downs).
-func (d *Dialer) restoreRecord(out restored, r *kgo.Record) {
+func (d *Dialer) restoreRecord(out stateRead, r *kgo.Record) {
 	id := string(r.Key)
 	delete(out.live, id)
 	delete(out.done, id)

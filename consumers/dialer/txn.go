@@ -144,13 +144,11 @@ func (t *txn) fence(ctx context.Context, parts []int32) error {
 	committed := cl.CommittedOffsets()[topics.ECOEvents]
 	rt := kmsg.NewTxnOffsetCommitRequestTopic()
 	rt.Topic = topics.ECOEvents
-	seen := map[int32]bool{}
 	for _, p := range parts {
 		eo, ok := committed[p]
-		if !ok || eo.Offset < 0 || seen[p] {
+		if !ok || eo.Offset < 0 {
 			continue
 		}
-		seen[p] = true
 		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		rp.Partition, rp.Offset, rp.LeaderEpoch = p, eo.Offset, eo.Epoch
 		rt.Partitions = append(rt.Partitions, rp)

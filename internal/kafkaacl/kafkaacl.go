@@ -104,10 +104,9 @@ func Apply(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 		default:
 			return fmt.Errorf("grant %+v: unsupported resource", g)
 		}
+		b.ResourcePatternType(kadm.ACLPatternLiteral)
 		if g.Prefixed {
 			b.ResourcePatternType(kadm.ACLPatternPrefixed)
-		} else {
-			b.ResourcePatternType(kadm.ACLPatternLiteral)
 		}
 		res, err := adm.CreateACLs(ctx, b)
 		if err != nil {
@@ -123,11 +122,16 @@ func Apply(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 }
 
 func (g Grant) String() string {
-	pattern := "literal"
+	return fmt.Sprintf("%s %s %s %s(%s)", g.Principal, g.Op, g.resource(), g.Name, g.pattern())
+}
+
+func (g Grant) resource() string { return strings.ToLower(g.Resource.String()) }
+
+func (g Grant) pattern() string {
 	if g.Prefixed {
-		pattern = "prefixed"
+		return "prefixed"
 	}
-	return fmt.Sprintf("%s %s %s %s(%s)", g.Principal, g.Op, strings.ToLower(g.Resource.String()), g.Name, pattern)
+	return "literal"
 }
 
 // Print writes the grants as a table.
@@ -135,11 +139,7 @@ func Print(w io.Writer, gs []Grant) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PRINCIPAL\tOPERATION\tRESOURCE\tNAME\tPATTERN")
 	for _, g := range gs {
-		pattern := "literal"
-		if g.Prefixed {
-			pattern = "prefixed"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Principal, g.Op, strings.ToLower(g.Resource.String()), g.Name, pattern)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Principal, g.Op, g.resource(), g.Name, g.pattern())
 	}
 	return tw.Flush()
 }

@@ -9,16 +9,11 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/schemas"
 )
-
-type noProducer struct{}
-
-func (noProducer) ProduceSync(context.Context, ...*kgo.Record) kgo.ProduceResults { return nil }
 
 // A stk_dev_ token is derived from a public seed: a gateway outside `strike dev` refuses it as
 // it refuses an unknown token (401), and says why in its log without showing the token. A random
@@ -52,15 +47,8 @@ func TestDevTokenRefusedOutsideDevMode(t *testing.T) {
 
 	serve := func(devMode bool) (*httptest.Server, *bytes.Buffer) {
 		var logs bytes.Buffer
-		api, err := gateway.New(gateway.Deps{Pool: db.Pool, Validator: v, Producer: noProducer{}, Log: zerolog.New(&logs)},
+		srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: nopProducer{}, Log: zerolog.New(&logs)},
 			gateway.Config{DevMode: devMode})
-		if err != nil {
-			t.Fatal(err)
-		}
-		mux := http.NewServeMux()
-		api.Mount(mux)
-		srv := httptest.NewServer(mux)
-		t.Cleanup(srv.Close)
 		return srv, &logs
 	}
 	get := func(srv *httptest.Server, token string) int {

@@ -47,6 +47,20 @@ type world struct {
 	rejected map[string]bool
 }
 
+// serve builds the API and serves it until the test ends.
+func serve(t *testing.T, deps gateway.Deps, cfg gateway.Config) *httptest.Server {
+	t.Helper()
+	api, err := gateway.New(deps, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	api.Mount(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func newWorld(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
@@ -62,15 +76,8 @@ func newWorld(t *testing.T) *world {
 	producer := kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	// The matrix sends hundreds of requests without a valid token from one address: the
 	// failed-authentication limiter (limits_test.go) must not turn them into 429s here.
-	api, err := gateway.New(gateway.Deps{Pool: db.Pool, Validator: v, Producer: producer, Log: zerolog.Nop()},
+	srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: producer, Log: zerolog.Nop()},
 		gateway.Config{AuthFailureBurst: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Mount(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 
 	w := &world{db: db, kafka: k, srv: srv, v: v, tokens: map[string]string{}, ecos: map[string]sinktest.ECO{}, rejected: map[string]bool{}}
 	acc := gateway.Accounts{Pool: db.Pool}

@@ -45,14 +45,7 @@ func newLightAPI(t *testing.T, cfg gateway.Config, log zerolog.Logger) *lightAPI
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := gateway.New(gateway.Deps{Pool: db.Pool, Validator: v, Producer: nopProducer{}, Log: log}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Mount(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
+	srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: nopProducer{}, Log: log}, cfg)
 	l := &lightAPI{db: db, srv: srv, tokens: map[string]string{}}
 	acc := gateway.Accounts{Pool: db.Pool}
 	for _, u := range []struct {

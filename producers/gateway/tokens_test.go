@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -60,15 +59,8 @@ func (w *world) logged(t *testing.T, cfg gateway.Config) (*world, *lockedBuffer)
 	logs := &lockedBuffer{}
 	producer := kafkatest.Client(t, w.kafka.Brokers)
 	cfg.AuthFailureBurst = 1 << 20
-	api, err := gateway.New(gateway.Deps{Pool: w.db.Pool, Validator: w.v, Producer: producer,
+	srv := serve(t, gateway.Deps{Pool: w.db.Pool, Validator: w.v, Producer: producer,
 		Log: zerolog.New(logs).Level(zerolog.InfoLevel)}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	api.Mount(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 	w2 := *w
 	w2.srv = srv
 	w2.tokens = map[string]string{}
