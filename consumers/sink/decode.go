@@ -53,12 +53,23 @@ type item struct {
 	stale bool
 	// stmts are the projection writes of an applied event, in order.
 	stmts []stmt
+	// skipReason says why an itemSkip is not projected (a skip* constant).
+	skipReason string
 	// dlq is set for kind == itemDLQ.
 	dlq       *kgo.Record
 	dlqReason string
 }
 
 type itemKind int
+
+// Why a record is skipped: the reason label of strike_sink_events_skipped_total.
+const (
+	skipUnknownType = "unknown_type" // a type this sink does not know: a rebuild picks it up once it does
+	skipNotAnECO    = "not_an_eco"   // a Render change of a job that is not an ECO's
+	// An event naming other tenants than the ECO's row (a producer bug, or a request id another
+	// tenant reused before ids were per NOC): it would rewrite another tenant's ECO.
+	skipTenantMismatch = "tenant_mismatch"
+)
 
 const (
 	itemApply   itemKind = iota
@@ -92,7 +103,7 @@ func (d decoder) decode(r *kgo.Record) item {
 	it.typ = ce.Type
 	h, ok := handlers[ce.Type]
 	if !ok {
-		it.kind = itemSkip
+		it.kind, it.skipReason = itemSkip, skipUnknownType
 		return it
 	}
 	if ce.ID == "" {
@@ -103,7 +114,7 @@ func (d decoder) decode(r *kgo.Record) item {
 	stmts, ecoID, err := h(d.v, ce, r.Value)
 	switch {
 	case errors.Is(err, errSkip):
-		it.kind = itemSkip
+		it.kind, it.skipReason = itemSkip, skipNotAnECO
 	case err != nil:
 		reason := schemas.DLQSchemaViolation
 		if errors.Is(err, schemas.ErrInvalidJSON) {

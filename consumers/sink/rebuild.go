@@ -148,8 +148,10 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 			}
 			items = append(items, dec.decode(r))
 		})
+		var res applyResult
 		for len(items) > 0 {
-			_, err := w.apply(ctx, items, nil)
+			var err error
+			res, err = w.apply(ctx, items, nil)
 			var poison *poisonError
 			if errors.As(err, &poison) {
 				items[poison.item].kind = itemDLQ
@@ -164,12 +166,14 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 			it := &items[i]
 			pos[TP{it.rec.Topic, it.rec.Partition}] = it.rec.Offset + 1
 			stats.Records++
-			switch it.kind {
-			case itemApply:
-				stats.Applied++
-			case itemSkip:
+			switch {
+			case it.kind == itemApply && res.ignored[i]:
 				stats.Skipped++
-			case itemDLQ:
+			case it.kind == itemApply:
+				stats.Applied++
+			case it.kind == itemSkip:
+				stats.Skipped++
+			case it.kind == itemDLQ:
 				stats.Invalid++
 			}
 		}
@@ -191,7 +195,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 	}
 	stats.Duration = time.Since(start)
 	if cfg.Progress != nil {
-		fmt.Fprintf(cfg.Progress, "rebuilt and swapped in: %d records, %d projected, %d skipped (unknown types), %d undecodable, in %s\n",
+		fmt.Fprintf(cfg.Progress, "rebuilt and swapped in: %d records, %d projected, %d skipped (unknown types, tenant mismatches), %d undecodable, in %s\n",
 			stats.Records, stats.Applied, stats.Skipped, stats.Invalid, stats.Duration.Round(time.Millisecond))
 	}
 	return stats, nil

@@ -9,8 +9,9 @@
 // number of round trips whatever its size.
 //
 // Failure handling: an event type the sink does not know is skipped and counted
-// (strike_sink_events_skipped_total{type}); `strike sink rebuild` picks it up once the sink
-// knows it. Undecodable input goes to the DLQ and the batch goes on. A failing database makes the
+// (strike_sink_events_skipped_total{type,reason}); `strike sink rebuild` picks it up once the
+// sink knows it. An event naming other tenants than the ECO's row is ignored (it changes none
+// of that ECO's rows), counted with reason tenant_mismatch and logged. Undecodable input goes to the DLQ and the batch goes on. A failing database makes the
 // batch retry with backoff; nothing is ever skipped for it.
 package sink
 
@@ -357,8 +358,14 @@ func (s *Sink) count(items []item, res applyResult) {
 		if _, rewound := res.rewind[tp]; rewound || it.stale {
 			continue
 		}
-		switch it.kind {
-		case itemApply:
+		switch {
+		case it.kind == itemApply && res.ignored[i]:
+			s.metrics.skipped.WithLabelValues(it.typ, skipTenantMismatch).Inc()
+			s.log.Warn().Str("reason", skipTenantMismatch).Str("type", it.typ).Str(logging.FieldECO, it.ecoID).
+				Str(logging.FieldNOC, it.noc).Str(logging.FieldOSP, it.osp).
+				Str("topic", it.rec.Topic).Int32("partition", it.rec.Partition).Int64("offset", it.rec.Offset).
+				Msg("event names other tenants than the ECO's projected row; ignored")
+		case it.kind == itemApply:
 			s.metrics.events.WithLabelValues(it.typ).Inc()
 			if ts := float64(it.rec.Timestamp.UnixMilli()) / 1000; ts > s.metrics.newestSeen {
 				s.metrics.newestSeen = ts
@@ -367,9 +374,9 @@ func (s *Sink) count(items []item, res applyResult) {
 			s.log.Debug().Str("type", it.typ).Str(logging.FieldECO, it.ecoID).Str(logging.FieldNOC, it.noc).
 				Str(logging.FieldOSP, it.osp).Int32("partition", it.rec.Partition).Int64("offset", it.rec.Offset).
 				Msg("event projected")
-		case itemSkip:
-			s.metrics.skipped.WithLabelValues(it.typ).Inc()
-		case itemDLQ:
+		case it.kind == itemSkip:
+			s.metrics.skipped.WithLabelValues(it.typ, it.skipReason).Inc()
+		case it.kind == itemDLQ:
 			s.metrics.dlq.WithLabelValues(it.dlqReason).Inc()
 		}
 	}
@@ -398,8 +405,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"type"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_sink_events_skipped_total",
-			Help: "Records not projected, by ce_type: types this sink does not know (a rebuild picks them up once it does) and Render changes of jobs that are not an ECO's.",
-		}, []string{"type"}),
+			Help: "Records not projected, by ce_type and reason: unknown_type (a rebuild picks them up once the sink knows the type), not_an_eco (a Render change of a job that is not an ECO's), tenant_mismatch (the event names other tenants than the ECO's row).",
+		}, []string{"type", "reason"}),
 		dlq: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_sink_dlq_total",
 			Help: "Records sent to strike.dlq.v1, by reason.",
@@ -442,8 +449,10 @@ func ApplyRecords(ctx context.Context, pool *pgxpool.Pool, v *schemas.Validator,
 		items[i] = dec.decode(r)
 	}
 	w := &writer{pool: pool, noOffsets: true}
+	var res applyResult
 	for {
-		_, err := w.apply(ctx, items, nil)
+		var err error
+		res, err = w.apply(ctx, items, nil)
 		var poison *poisonError
 		if errors.As(err, &poison) {
 			items[poison.item].kind = itemDLQ
@@ -456,7 +465,7 @@ func ApplyRecords(ctx context.Context, pool *pgxpool.Pool, v *schemas.Validator,
 	}
 	n := 0
 	for i := range items {
-		if items[i].kind == itemApply {
+		if items[i].kind == itemApply && !res.ignored[i] {
 			n++
 		}
 	}

@@ -3,6 +3,7 @@ package sink_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type bundle struct {
 	db       *pgtest.Schema
 	v        *schemas.Validator
 	producer *kgo.Client
+	log      zerolog.Logger // the replicas' logger; Nop unless a test reads the logs
 }
 
 func setup(t testing.TB) *bundle {
@@ -37,7 +39,7 @@ func setup(t testing.TB) *bundle {
 		t.Fatal(err)
 	}
 	k := kafkatest.New(t)
-	return &bundle{kafka: k, db: pgtest.New(t), v: v,
+	return &bundle{kafka: k, db: pgtest.New(t), v: v, log: zerolog.Nop(),
 		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))}
 }
 
@@ -50,7 +52,7 @@ type replica struct {
 func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop context.CancelFunc)) *replica {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sink.New(sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop(), Registry: reg},
+	s, err := sink.New(sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: b.log, Registry: reg},
 		sink.Config{Brokers: b.kafka.Brokers, MaxPollRecords: maxPoll, IdleCheck: 200 * time.Millisecond, KafkaOpts: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond),
 			kgo.HeartbeatInterval(150 * time.Millisecond),
@@ -237,6 +239,81 @@ func TestUnknownTypesAreSkippedAndBadRecordsGoToTheDLQWhileTheBatchGoesOn(t *tes
 	if !reasons[schemas.DLQInvalidJSON] || !reasons[schemas.DLQSchemaViolation] {
 		t.Errorf("DLQ reasons %v, want invalid_json and schema_violation", reasons)
 	}
+}
+
+// An event about an ECO whose tenants differ from the board row's (another NOC that reused a
+// request id, a buggy or hostile producer) changes nothing of that ECO: not the board row, not
+// its timeline, not its call attempts. It is counted and logged as ignored, like the other
+// events the sink does not project, and the events around it are projected.
+func TestEventsWhoseTenantsDisagreeWithTheRowAreIgnoredAndCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var logs syncBuffer
+	b.log = zerolog.New(&logs)
+	r := b.start(t, 0, nil)
+	now := time.Now().UTC().Truncate(time.Second)
+	mine := sinktest.NewECO("noc-a", "osp-a", 1, now)
+	// The same ECO id as seen by events that name another NOC, or another OSP.
+	otherNOC, otherOSP := mine, mine
+	otherNOC.NOC, otherNOC.Summary, otherNOC.Region = "noc-b", "Not yours", "elsewhere"
+	otherOSP.OSP, otherOSP.JobNumber = "osp-z", "JOB-Z-1"
+	// The row exists first: events on two topics have no order between them.
+	b.produce(t, mine.Created())
+	b.awaitCaughtUp(t)
+	b.produce(t, otherNOC.Rejected(schemas.ReasonRequestIDConflict), otherNOC.Created(),
+		otherOSP.Started(time.Second), otherOSP.Placed(1, 2*time.Second), mine.Started(3*time.Second))
+	b.awaitCaughtUp(t)
+
+	var summary, region, status, noc, osp, job string
+	var reason *string
+	if err := b.db.Pool.QueryRow(context.Background(), `SELECT summary, region, status, reject_reason, noc_tenant_id,
+		osp_tenant_id, job_number FROM eco_board WHERE eco_id = $1`, mine.ECOID).
+		Scan(&summary, &region, &status, &reason, &noc, &osp, &job); err != nil {
+		t.Fatal(err)
+	}
+	if summary != mine.Summary || region != mine.Region || status != sink.StatusRinging || reason != nil ||
+		noc != "noc-a" || osp != "osp-a" || job != mine.JobNumber {
+		t.Errorf("board row after events of other tenants: summary %q region %q status %q reject reason %v tenants %s/%s job %q; want %q %q ringing, no reason, noc-a/osp-a %q",
+			summary, region, status, reason, noc, osp, job, mine.Summary, mine.Region, mine.JobNumber)
+	}
+	var foreignTimeline, attempts, timeline int
+	if err := b.db.Pool.QueryRow(context.Background(), `SELECT
+		(SELECT count(*) FROM eco_timeline WHERE eco_id = $1 AND (noc_tenant_id <> 'noc-a' OR osp_tenant_id <> 'osp-a')),
+		(SELECT count(*) FROM call_attempts WHERE eco_id = $1),
+		(SELECT count(*) FROM eco_timeline WHERE eco_id = $1)`, mine.ECOID).Scan(&foreignTimeline, &attempts, &timeline); err != nil {
+		t.Fatal(err)
+	}
+	if foreignTimeline != 0 || attempts != 0 || timeline != 2 {
+		t.Errorf("%d timeline rows of other tenants, %d call attempts, %d timeline rows; want 0, 0 and the ECO's own 2",
+			foreignTimeline, attempts, timeline)
+	}
+	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "reason", "tenant_mismatch"); n != 4 {
+		t.Errorf("events counted as skipped for tenant_mismatch = %v, want 4", n)
+	}
+	if n := counter(t, r.reg, "strike_sink_events_total", "type", schemas.TypeECORejected); n != 0 {
+		t.Errorf("the ignored rejection was counted as projected (%v)", n)
+	}
+	if got := logs.String(); strings.Count(got, "tenant_mismatch") != 4 || !strings.Contains(got, mine.ECOID) {
+		t.Errorf("want one log line per ignored event naming the ECO; logs:\n%s", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the sink's goroutine to write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestKilledMidBatchConvergesToARebuild(t *testing.T) {

@@ -71,16 +71,29 @@ func buildBoardSQL() string {
 		"retry_at = greatest(b.retry_at, excluded.retry_at)",
 		"updated_at = greatest(b.updated_at, excluded.updated_at)",
 	)
+	// An event whose tenants differ from the row's changes nothing (0 rows affected, which the
+	// writer counts as ignored): an ECO's tenants are fixed by its first event.
 	return "INSERT INTO eco_board AS b (" + strings.Join(boardCols, ", ") + ") VALUES (" + strings.Join(ph, ", ") +
-		") ON CONFLICT (eco_id) DO UPDATE SET " + strings.Join(set, ", ")
+		") ON CONFLICT (eco_id) DO UPDATE SET " + strings.Join(set, ", ") +
+		" WHERE b.noc_tenant_id = excluded.noc_tenant_id AND b.osp_tenant_id = excluded.osp_tenant_id"
 }
 
-const sqlTimeline = `INSERT INTO eco_timeline (event_id, eco_id, noc_tenant_id, osp_tenant_id, type, occurred_at, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (event_id) DO NOTHING`
+// sameTenants holds when the ECO's board row (written by the event's board statement just
+// before, so it exists) has the event's tenants ($2 eco, $3 NOC, $4 OSP): the timeline and call
+// attempts of an event the board ignored are not written either.
+const sameTenants = `EXISTS (SELECT 1 FROM eco_board WHERE eco_id = $2::uuid AND noc_tenant_id = $3::text AND osp_tenant_id = $4::text)`
 
-const sqlAttempt = `INSERT INTO call_attempts AS a (eco_id, call_id, noc_tenant_id, osp_tenant_id, contact_position,
+const sqlTimeline = `INSERT INTO eco_timeline (event_id, eco_id, noc_tenant_id, osp_tenant_id, type, occurred_at, payload)
+SELECT $1::text, $2::uuid, $3::text, $4::text, $5::text, $6::timestamptz, $7::jsonb WHERE ` + sameTenants + `
+ON CONFLICT (event_id) DO NOTHING`
+
+// sqlAttempt's arguments start with the call id so that $2..$4 are the ECO and its tenants, as
+// sameTenants expects.
+const sqlAttempt = `INSERT INTO call_attempts AS a (call_id, eco_id, noc_tenant_id, osp_tenant_id, contact_position,
 	contact_name, contact_phone, pass, round, call_sid, placed_at, ended_at, result, detail, duration_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+SELECT $1::text, $2::uuid, $3::text, $4::text, $5::integer, $6::text, $7::text, $8::integer, $9::integer, $10::text,
+	$11::timestamptz, $12::timestamptz, $13::text, $14::text, $15::integer
+WHERE ` + sameTenants + `
 ON CONFLICT (eco_id, call_id) DO UPDATE SET
 	contact_position = coalesce(excluded.contact_position, a.contact_position),
 	contact_name = coalesce(excluded.contact_name, a.contact_name),
@@ -92,7 +105,8 @@ ON CONFLICT (eco_id, call_id) DO UPDATE SET
 	ended_at = coalesce(excluded.ended_at, a.ended_at),
 	result = coalesce(excluded.result, a.result),
 	detail = coalesce(excluded.detail, a.detail),
-	duration_seconds = coalesce(excluded.duration_seconds, a.duration_seconds)`
+	duration_seconds = coalesce(excluded.duration_seconds, a.duration_seconds)
+WHERE a.noc_tenant_id = excluded.noc_tenant_id AND a.osp_tenant_id = excluded.osp_tenant_id`
 
 const sqlOffsets = `INSERT INTO sink_offsets (consumer_group, topic, partition, next_offset, updated_at)
 VALUES ($1, $2, $3, $4, now())
@@ -172,7 +186,7 @@ func (a attempt) stmt() stmt {
 	if a.contact.Position > 0 {
 		pos = a.contact.Position
 	}
-	return stmt{sqlAttempt, []any{a.ecoID, a.callID, a.noc, a.osp, pos, nz(a.contact.Name), nz(a.contact.Phone),
+	return stmt{sqlAttempt, []any{a.callID, a.ecoID, a.noc, a.osp, pos, nz(a.contact.Name), nz(a.contact.Phone),
 		a.pass, a.round, nz(a.callSID), a.placedAt, a.endedAt, nz(a.result), nz(a.detail), a.duration}}
 }
 

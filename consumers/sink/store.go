@@ -34,6 +34,9 @@ type applyResult struct {
 	next   map[TP]int64 // stored next offset per partition written
 	rewind map[TP]int64 // partitions whose stored offset is behind what we consumed: seek back
 	stale  int          // records already applied (a replay), left out
+	// ignored are the items whose board write changed nothing because the row belongs to
+	// other tenants than the event names: none of their writes took effect.
+	ignored map[int]bool
 }
 
 // poisonError is a statement PostgreSQL refused for its data (not for being unavailable): the
@@ -57,7 +60,7 @@ func (e *poisonError) Unwrap() error { return e.err }
 //     rebuild was swapped in): the partition is reported in rewind and nothing of it is written,
 //     so the caller seeks back.
 func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64) (applyResult, error) {
-	res := applyResult{next: map[TP]int64{}, rewind: map[TP]int64{}}
+	res := applyResult{next: map[TP]int64{}, rewind: map[TP]int64{}, ignored: map[int]bool{}}
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
@@ -76,7 +79,8 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		}
 	}
 	b := &pgx.Batch{}
-	owner := make([]int, 0, len(items)*2) // queued statement -> item index
+	owner := make([]int, 0, len(items)*2)   // queued statement -> item index
+	boards := make([]bool, 0, len(items)*2) // queued statement is an eco_board write
 	for i := range items {
 		it := &items[i]
 		tp := TP{it.rec.Topic, it.rec.Partition}
@@ -96,6 +100,7 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 			for _, s := range it.stmts {
 				b.Queue(s.sql, s.args...)
 				owner = append(owner, i)
+				boards = append(boards, s.sql == sqlBoard)
 			}
 		}
 		res.next[tp] = it.rec.Offset + 1
@@ -106,16 +111,21 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		}
 		b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, next)
 		owner = append(owner, -1)
+		boards = append(boards, false)
 	}
 	if b.Len() > 0 {
 		br := tx.SendBatch(ctx, b)
 		for q := range b.Len() {
-			if _, err := br.Exec(); err != nil {
+			tag, err := br.Exec()
+			if err != nil {
 				br.Close()
 				if isDataError(err) && owner[q] >= 0 {
 					return res, &poisonError{item: owner[q], err: err}
 				}
 				return res, fmt.Errorf("write batch: %w", err)
+			}
+			if boards[q] && tag.RowsAffected() == 0 {
+				res.ignored[owner[q]] = true
 			}
 		}
 		if err := br.Close(); err != nil {
