@@ -63,6 +63,8 @@ type Contact struct {
 	Position int
 	Name     string
 	Phone    string // E.164
+	// Away are the windows in which the contact is not to be called (roster.go).
+	Away []Away
 }
 
 // Policy is a NOC's callout policy.
@@ -155,40 +157,10 @@ func (s Store) UpsertLink(ctx context.Context, l Link) error {
 	return wrap(fmt.Sprintf("save link %s -> %s", l.NOCTenantID, l.OSPTenantID), err)
 }
 
-// SetRoster replaces the roster of an OSP's region with contacts, in one transaction.
+// SetRoster replaces the roster of an OSP's region with contacts, in one transaction, as a
+// fixed (non-rotating) roster. PutRoster takes rotation and availability too.
 func (s Store) SetRoster(ctx context.Context, ospID, region, name string, contacts []Contact) error {
-	if !idPattern.MatchString(region) {
-		return fmt.Errorf("%w region %q: lower-case letters, digits and dashes", ErrInvalid, region)
-	}
-	seen := map[int]bool{}
-	for _, c := range contacts {
-		switch {
-		case c.Position < 1 || seen[c.Position]:
-			return fmt.Errorf("%w roster %s/%s: position %d is not unique and positive", ErrInvalid, ospID, region, c.Position)
-		case c.Name == "":
-			return fmt.Errorf("%w roster %s/%s position %d: name is required", ErrInvalid, ospID, region, c.Position)
-		case !e164Pattern.MatchString(c.Phone):
-			return fmt.Errorf("%w roster %s/%s position %d phone %q: want E.164", ErrInvalid, ospID, region, c.Position, c.Phone)
-		}
-		seen[c.Position] = true
-	}
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO rosters (osp_tenant_id, region, name) VALUES ($1, $2, $3)
-			ON CONFLICT (osp_tenant_id, region) DO UPDATE SET name = excluded.name, updated_at = now()`,
-			ospID, region, name); err != nil {
-			return wrap("save roster", err)
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM roster_contacts WHERE osp_tenant_id = $1 AND region = $2`, ospID, region); err != nil {
-			return wrap("save roster", err)
-		}
-		for _, c := range contacts {
-			if _, err := tx.Exec(ctx, `INSERT INTO roster_contacts (osp_tenant_id, region, position, name, phone)
-				VALUES ($1, $2, $3, $4, $5)`, ospID, region, c.Position, c.Name, c.Phone); err != nil {
-				return wrap("save roster contact", err)
-			}
-		}
-		return nil
-	})
+	return s.PutRoster(ctx, Roster{OSPTenantID: ospID, Region: region, Name: name, Rotation: RotationFixed, Contacts: contacts})
 }
 
 // Roster returns an OSP region's contacts in call order.

@@ -26,14 +26,6 @@ type (
 		Status    string `json:"status"`
 		IsDefault bool   `json:"is_default"`
 	}
-	RosterBody struct {
-		Name     string `json:"name"`
-		Contacts []struct {
-			Position int    `json:"position"`
-			Name     string `json:"name"`
-			Phone    string `json:"phone"`
-		} `json:"contacts"`
-	}
 	PolicyBody struct {
 		LoopCount           int      `json:"loop_count"`
 		RetryAfterSeconds   int      `json:"retry_after_seconds"`
@@ -99,14 +91,11 @@ func (a *API) adminPutRoster(w http.ResponseWriter, r *http.Request, _ *reqCtx) 
 	if p := decodeBody(r, &b, false); p != nil {
 		return p
 	}
-	if len(b.Contacts) > 200 {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid roster", "", FieldError{"contacts", "at most 200 contacts"})
+	ros, p := b.roster(r.PathValue("osp"), r.PathValue("region"))
+	if p != nil {
+		return p
 	}
-	cs := make([]tenancy.Contact, len(b.Contacts))
-	for i, c := range b.Contacts {
-		cs[i] = tenancy.Contact{Position: c.Position, Name: c.Name, Phone: c.Phone}
-	}
-	return a.done(w, a.tenancyProblem(a.tenancy.SetRoster(r.Context(), r.PathValue("osp"), r.PathValue("region"), b.Name, cs)))
+	return a.done(w, a.tenancyProblem(a.tenancy.PutRoster(r.Context(), ros)))
 }
 
 func (a *API) adminPutPolicy(w http.ResponseWriter, r *http.Request, _ *reqCtx) *Problem {

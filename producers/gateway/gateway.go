@@ -137,6 +137,9 @@ var Routes = []string{
 	"POST /v1/nocs/{noc}/ecos/{eco}/cancel",
 	"GET /v1/osps/{osp}/ecos",
 	"GET /v1/osps/{osp}/ecos/{eco}",
+	"GET /v1/osps/{osp}/rosters",
+	"GET /v1/osps/{osp}/rosters/{region}",
+	"PUT /v1/osps/{osp}/rosters/{region}",
 	"GET /v1/admin/tenants",
 	"PUT /v1/admin/nocs/{noc}",
 	"PUT /v1/admin/osps/{osp}",
@@ -161,6 +164,9 @@ func (a *API) Mount(mux *http.ServeMux) {
 		"POST /v1/nocs/{noc}/ecos/{eco}/cancel":        a.tenant(KindNOC, actWrite, a.cancelECO),
 		"GET /v1/osps/{osp}/ecos":                      a.tenant(KindOSP, actRead, a.listECOs),
 		"GET /v1/osps/{osp}/ecos/{eco}":                a.tenant(KindOSP, actRead, a.getECO),
+		"GET /v1/osps/{osp}/rosters":                   a.tenant(KindOSP, actRead, a.listRosters),
+		"GET /v1/osps/{osp}/rosters/{region}":          a.tenant(KindOSP, actRead, a.getRoster),
+		"PUT /v1/osps/{osp}/rosters/{region}":          a.tenant(KindOSP, actManageRoster, a.putRoster),
 		"GET /v1/admin/tenants":                        a.admin(a.adminTenants),
 		"PUT /v1/admin/nocs/{noc}":                     a.admin(a.adminPutNOC),
 		"PUT /v1/admin/osps/{osp}":                     a.admin(a.adminPutOSP),
@@ -204,6 +210,9 @@ type action int
 const (
 	actRead action = iota
 	actWrite
+	// actManageRoster: editing the OSP's own rosters, OSP admins only (DESIGN §1: rosters
+	// belong to the OSP).
+	actManageRoster
 )
 
 // authenticated resolves the bearer token, runs h, and writes its problem if any. It logs the
@@ -339,6 +348,10 @@ func (a *API) tenant(kind string, act action, h handlerFunc) handlerFunc {
 		if act == actWrite && !canWrite(kind, c.role) {
 			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
 				"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
+		}
+		if act == actManageRoster && !(kind == KindOSP && (c.role == RoleAdmin || c.role == "system-admin")) {
+			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+				"Editing rosters needs the admin role in the OSP; every member can read them.")
 		}
 		return h(w, r, c)
 	}
