@@ -378,6 +378,14 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		if allocs, err = p.deps.Store.Allocate(ctx, batch); err != nil {
 			return nil, nil, err
 		}
+		// Counted when PostgreSQL commits the numbers, not when Kafka commits the batch: a
+		// batch whose transaction aborts is answered again as redelivered, so counting at the
+		// Kafka commit would miss its numbers for good.
+		for i, a := range allocs {
+			if a.Created && !a.Redelivered {
+				p.metrics.jobNumbers.WithLabelValues(batch[i].OSPTenantID).Inc()
+			}
+		}
 	}
 
 	// Cancels are looked up after the allocations, so a cancel in the same batch as its ECO's
@@ -663,6 +671,7 @@ type metrics struct {
 	transactions *prometheus.CounterVec
 	batchSeconds prometheus.Histogram
 	dbErrors     prometheus.Counter
+	jobNumbers   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -684,9 +693,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "strike_eco_processor_db_errors_total",
 			Help: "Batches aborted because PostgreSQL failed; each is retried with backoff.",
 		}),
+		// Labelled by OSP tenant id only: OSPs are a bounded set of tenants, and a series
+		// appears only once PostgreSQL gave that OSP a number (an unknown OSP is rejected).
+		jobNumbers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strike_eco_processor_job_numbers_allocated_total",
+			Help: "Job numbers allocated, by OSP tenant (new numbers only: a redelivered request's number is not counted again).",
+		}, []string{"osp_tenant_id"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.transactions, m.batchSeconds, m.dbErrors)
+		reg.MustRegister(m.records, m.transactions, m.batchSeconds, m.dbErrors, m.jobNumbers)
 	}
 	return m
 }

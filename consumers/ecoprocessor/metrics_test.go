@@ -1,0 +1,65 @@
+package ecoprocessor_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/osprey-strike/strike/consumers/ecoprocessor"
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/running"
+	"github.com/osprey-strike/strike/internal/topics"
+)
+
+// The numbering-per-OSP metric counts each job number once, under its OSP's tenant id: a
+// redelivered request (same number again) and a rejection (no number) add nothing, and only
+// OSPs that got a number have a series, so the label set is the bounded set of OSP tenants.
+func TestJobNumbersAllocatedAreCountedPerOSP(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	reg := prometheus.NewRegistry()
+	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: b.db.Pool}, Validator: b.validator, Log: zerolog.Nop(), Registry: reg},
+		ecoprocessor.Config{Brokers: b.kafka.Brokers, TransactionalID: "test-metrics", KafkaOpts: fastGroupOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	running.Start(t, "eco-processor", ctx, cancel, p.Run)
+
+	acme1 := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	acme2 := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	bolt := request(devdata.NOCNorthwind, devdata.OSPBolt, devdata.RegionMetro)
+	suspended := request(devdata.NOCHarbor, devdata.OSPCedar, devdata.RegionCoast) // rejected: link suspended
+	b.produce(t, acme1, bolt, suspended)
+	kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 3, 30*time.Second)
+	b.produce(t, acme2, acme1) // acme1 again: a NOC tool's retry gets the number it had
+	if n := len(kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 5, 30*time.Second)); n != 5 {
+		t.Fatalf("read %d events, want 5", n)
+	}
+
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "strike_eco_processor_job_numbers_allocated_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "osp_tenant_id" {
+					got[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if want := map[string]float64{devdata.OSPAcme: 2, devdata.OSPBolt: 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("strike_eco_processor_job_numbers_allocated_total by osp_tenant_id = %v, want %v", got, want)
+	}
+}
