@@ -67,6 +67,9 @@ func (m Machine) second(s *State, out *Output, i int, sid string) {
 
 // ApplyCallback applies a Twilio webhook.
 func (m Machine) ApplyCallback(s *State, cb schemas.TelephonyCallback, now time.Time) (Output, error) {
+	if IsCallIn(cb.CallID) {
+		return m.applyCallIn(s, cb, now)
+	}
 	var out Output
 	i := s.live(cb.CallID)
 	if i < 0 {
@@ -306,6 +309,9 @@ func (m Machine) Tick(s *State, now time.Time) (Output, error) {
 		// If the fetch fails or says "not yet", look again after PlaceRetry.
 		c.Deadline = now.Add(m.Rules.PlaceRetry)
 		out.Commands = append(out.Commands, Command{Kind: CmdFetch, ECOID: s.ECO.ECOID, Call: *c})
+	}
+	if err := m.expireHolds(s, &out, now); err != nil {
+		return out, err
 	}
 	if s.Phase == PhaseWaitingRetry && !now.Before(s.RetryAt) {
 		s.Phase, s.RetryAt = PhaseRinging, time.Time{}

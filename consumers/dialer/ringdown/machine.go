@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/internal/ids"
 
 	"github.com/osprey-strike/strike/schemas"
@@ -18,6 +19,8 @@ import (
 type Machine struct {
 	Rules Rules
 	Env   Env
+	// Guardrails bound the controls' people needed and passes; zero: engagement.Defaults().
+	Guardrails engagement.Guardrails
 }
 
 // Start begins the ring-down of a new ECO with the OSP's roster for its region.
@@ -42,7 +45,10 @@ func (m Machine) started(s *State, now time.Time) Event {
 // advance places calls while people are still needed: at most needed live calls, each to the
 // next contact in roster order; a new pass starts once the previous one's calls have ended.
 func (m Machine) advance(s *State, out *Output, now time.Time) error {
-	for s.Phase == PhaseRinging && len(s.Calls) < s.needed() {
+	for s.Phase == PhaseRinging && s.busy() < s.needed() {
+		if m.nextUp(s, out, now) {
+			continue // the OSP asked for this contact next (control.go)
+		}
 		if s.Next >= len(s.Roster) {
 			if len(s.Calls) > 0 {
 				return nil // wait for the live calls of this pass
@@ -57,6 +63,10 @@ func (m Machine) advance(s *State, out *Output, now time.Time) error {
 		}
 		c := s.Roster[s.Next]
 		s.Next++
+		if s.skips(c) {
+			out.Changed = true
+			continue // skipped by the OSP, already called out of order in this pass, or accepted
+		}
 		call := Call{ID: CallID(s.ECO.ECOID, s.Round, s.Pass, c.Position), Contact: c, Round: s.Round, Pass: s.Pass,
 			Seq: -1, IntentAt: now, Placing: true}
 		s.Calls = append(s.Calls, call)
@@ -181,6 +191,7 @@ func (m Machine) finish(s *State, out *Output, phase string, now time.Time) {
 	s.Phase = phase
 	s.FinishedAt = now
 	s.RetryAt = time.Time{}
+	s.Steer.Holds, s.Steer.NextUp = nil, nil // a held call-in's 1 is now late
 	out.Changed = true
 	for _, c := range s.Calls {
 		for _, sid := range c.sids() {

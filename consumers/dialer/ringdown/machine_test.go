@@ -50,6 +50,8 @@ type driver struct {
 	out    Output
 	sids   map[string]string
 	seq    map[string]int
+	ctl    int // controls sent (control_test.go)
+	lates  int // late acceptances emitted
 }
 
 func newDriver(t *testing.T, e schemas.ECOCreated, r []schemas.Contact, l links) *driver {
@@ -75,6 +77,9 @@ func (d *driver) record(out Output) {
 		d.events = append(d.events, strings.TrimSuffix(strings.TrimPrefix(e.Type, "strike.callout."), ".v1"))
 		if ce, ok := e.Value.(schemas.CallEnded); ok {
 			d.ended = append(d.ended, fmt.Sprintf("c%d:%s", ce.Contact.Position, ce.Result))
+		}
+		if a, ok := e.Value.(schemas.CalloutAccepted); ok && a.Late {
+			d.lates++
 		}
 	}
 	// Every state must survive its JSON round trip (it is what a new owner restores).

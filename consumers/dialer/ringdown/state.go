@@ -49,6 +49,8 @@ type State struct {
 	FinishedAt  time.Time `json:"finished_at,omitzero"`
 	StartedAt   time.Time `json:"started_at"`
 	FirstCallAt time.Time `json:"first_call_at,omitzero"`
+	// Steer is what controls and call-ins changed (control.go, callin.go).
+	Steer Steering `json:"steer,omitzero"`
 }
 
 // TwilioContext is the NOC's Strike-owned Twilio context the calls go out under.
@@ -271,7 +273,9 @@ func (s *State) Clone() *State {
 		c.Ended[i].Stray = append([]string(nil), c.Ended[i].Stray...)
 	}
 	c.Accepted = append([]Acceptance(nil), s.Accepted...)
-	// Roster and ECO are never mutated after Start: sharing them is safe.
+	c.Steer = s.Steer.clone()
+	// Roster's backing array is never written after Start (an ad-hoc number replaces the
+	// slice), and ECO is a value whose slices are never written: sharing them is safe.
 	return &c
 }
 
@@ -285,6 +289,9 @@ func (s *State) NextDeadline(r Rules) time.Time {
 	}
 	for _, c := range s.Calls {
 		earliest(c.Deadline)
+	}
+	for _, h := range s.Steer.Holds {
+		earliest(h.Until)
 	}
 	switch {
 	case s.Phase == PhaseWaitingRetry:
