@@ -37,7 +37,7 @@ const (
 
 var groupTopics = map[string][]string{
 	groupECOProcessor:   {topics.ECORequests},
-	dialer.DefaultGroup: {topics.ECOEvents, topics.TelephonyCallbacks},
+	dialer.DefaultGroup: {topics.ECOEvents, topics.TelephonyCallbacks, topics.CalloutControls},
 	sink.DefaultGroup:   sink.Topics,
 	groupRenderDispatch: {topics.ECOEvents},
 	egress.DefaultGroup: {topics.ECOEvents, topics.CalloutEvents},

@@ -133,6 +133,8 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 			return err
 		}
 		b.collect(w, out)
+	case schemas.TypeCalloutControl:
+		return b.applyControl(r, now)
 	}
 	// eco.rejected and unknown types are not the dialer's business.
 	return nil

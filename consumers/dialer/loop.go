@@ -26,7 +26,7 @@ func (d *Dialer) Run(ctx context.Context) error {
 		d.cfg, d.log, d.metrics)
 	opts := append(kafkaclient.Options(d.cfg.Brokers, d.cfg.Security, Name, d.log, d.deps.Registry),
 		kgo.ConsumerGroup(d.cfg.Group),
-		kgo.ConsumeTopics(topics.ECOEvents, topics.TelephonyCallbacks),
+		kgo.ConsumeTopics(topics.ECOEvents, topics.TelephonyCallbacks, topics.CalloutControls),
 		// Partition p of both topics on one member: only a range balancer promises it.
 		kgo.Balancers(kgo.RangeBalancer()),
 		kgo.TransactionalID(d.cfg.TransactionalID),

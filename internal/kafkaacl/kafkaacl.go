@@ -73,14 +73,14 @@ func ForComponent(component, principal string) ([]Grant, error) {
 			grants(principal, kmsg.ACLResourceTypeTopic, "strike.noc.", true, kadm.OpRead, kadm.OpDescribe),
 			w(topics.ECOEvents), w(topics.DLQ), group("strike-eco-processor"), txn("strike-eco-processor"))
 	case "dialer":
-		g = slices.Concat(rw(topics.ECOEvents), rw(topics.TelephonyCallbacks), rw(topics.CalloutState),
+		g = slices.Concat(rw(topics.ECOEvents), rw(topics.TelephonyCallbacks), rw(topics.CalloutState), rw(topics.CalloutControls),
 			w(topics.CalloutEvents), w(topics.CalloutState), w(topics.ECORequests), w(topics.DLQ),
 			group("strike-dialer"), txn("strike-dialer"))
 	case "sink":
 		g = slices.Concat(rw(topics.ECOEvents), rw(topics.CalloutEvents), rw(topics.RenderChanges),
 			w(topics.DLQ), group("strike-sink"))
 	case "gateway":
-		g = slices.Concat(w(topics.ECORequests), w(topics.TelephonyCallbacks))
+		g = slices.Concat(w(topics.ECORequests), w(topics.TelephonyCallbacks), w(topics.CalloutControls))
 	case "render-poller":
 		g = slices.Concat(w(topics.RenderChanges), w(topics.DLQ), rw(topics.ECOEvents), group("strike-render-dispatch"))
 	default:

@@ -23,6 +23,10 @@ const (
 	TelephonyCallbacks = "strike.telephony.callbacks.v1"
 	CalloutEvents      = "strike.callout.events.v1"
 	CalloutState       = "strike.callout.state.v1"
+	// CalloutControls carries people's controls of running callouts (gateway → dialer), keyed
+	// by eco_id and co-partitioned with ECOEvents, so a control reaches the dialer replica that
+	// owns the ring-down and is applied between its own inputs.
+	CalloutControls = "strike.callout.controls.v1"
 	RenderChanges      = "strike.render.changes.v1"
 	DLQ                = "strike.dlq.v1"
 )
@@ -74,6 +78,7 @@ func Catalog(partitions int32) []Spec {
 		{Name: TelephonyCallbacks, Partitions: partitions},
 		{Name: CalloutEvents, Partitions: partitions},
 		{Name: CalloutState, Partitions: partitions, Compacted: true},
+		{Name: CalloutControls, Partitions: partitions},
 		{Name: RenderChanges, Partitions: partitions},
 		{Name: DLQ, Partitions: partitions, RetentionMS: thirtyDays},
 	}
@@ -82,7 +87,7 @@ func Catalog(partitions int32) []Spec {
 // CoPartitioned lists topic groups whose partition counts must be equal, because one consumer
 // relies on partition p of each holding the same keys: the dialer reads a callback on the
 // partition of its ECO, and restores state from the same partition number.
-var CoPartitioned = [][]string{{ECOEvents, TelephonyCallbacks, CalloutState}}
+var CoPartitioned = [][]string{{ECOEvents, TelephonyCallbacks, CalloutState, CalloutControls}}
 
 // Result says what Ensure did.
 type Result struct {
