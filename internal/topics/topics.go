@@ -27,8 +27,8 @@ const (
 	// by eco_id and co-partitioned with ECOEvents, so a control reaches the dialer replica that
 	// owns the ring-down and is applied between its own inputs.
 	CalloutControls = "strike.callout.controls.v1"
-	RenderChanges      = "strike.render.changes.v1"
-	DLQ                = "strike.dlq.v1"
+	RenderChanges   = "strike.render.changes.v1"
+	DLQ             = "strike.dlq.v1"
 )
 
 // Per-NOC topics (DESIGN §5): each NOC tool writes only its own ingress topic and reads only its
