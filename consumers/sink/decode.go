@@ -149,6 +149,8 @@ var handlers = map[string]handler{
 	schemas.TypeCalloutFailedOver:     onFailedOver,
 	schemas.TypeCalloutExhausted:      onExhausted,
 	schemas.TypeCalloutCancelled:      onCalloutCancelled,
+	schemas.TypeCalloutControlOutcome: onControlOutcome, // controls.go
+	schemas.TypeCalloutCallIn:         onCallIn,         // controls.go
 	schemas.TypeRenderJobChanged:      onRenderJobChanged,
 	schemas.TypeRenderDispatch:        onRenderDispatch,
 }

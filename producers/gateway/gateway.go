@@ -140,6 +140,8 @@ var Routes = []string{
 	"GET /v1/osps/{osp}/rosters",
 	"GET /v1/osps/{osp}/rosters/{region}",
 	"PUT /v1/osps/{osp}/rosters/{region}",
+	"POST /v1/nocs/{noc}/ecos/{eco}/controls",
+	"POST /v1/osps/{osp}/ecos/{eco}/controls",
 	"GET /v1/admin/tenants",
 	"PUT /v1/admin/nocs/{noc}",
 	"PUT /v1/admin/osps/{osp}",
@@ -167,6 +169,8 @@ func (a *API) Mount(mux *http.ServeMux) {
 		"GET /v1/osps/{osp}/rosters":                   a.tenant(KindOSP, actRead, a.listRosters),
 		"GET /v1/osps/{osp}/rosters/{region}":          a.tenant(KindOSP, actRead, a.getRoster),
 		"PUT /v1/osps/{osp}/rosters/{region}":          a.tenant(KindOSP, actManageRoster, a.putRoster),
+		"POST /v1/nocs/{noc}/ecos/{eco}/controls":      a.tenant(KindNOC, actControl, a.controlECO),
+		"POST /v1/osps/{osp}/ecos/{eco}/controls":      a.tenant(KindOSP, actControl, a.controlECO),
 		"GET /v1/admin/tenants":                        a.admin(a.adminTenants),
 		"PUT /v1/admin/nocs/{noc}":                     a.admin(a.adminPutNOC),
 		"PUT /v1/admin/osps/{osp}":                     a.admin(a.adminPutOSP),
@@ -213,6 +217,9 @@ const (
 	// actManageRoster: editing the OSP's own rosters, OSP admins only (DESIGN §1: rosters
 	// belong to the OSP).
 	actManageRoster
+	// actControl: steering a running callout (controls.go): admins and operators of the NOC
+	// or of the OSP, each only with its own kind's actions.
+	actControl
 )
 
 // authenticated resolves the bearer token, runs h, and writes its problem if any. It logs the
@@ -348,6 +355,10 @@ func (a *API) tenant(kind string, act action, h handlerFunc) handlerFunc {
 		if act == actWrite && !canWrite(kind, c.role) {
 			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
 				"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
+		}
+		if act == actControl && !slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, c.role) {
+			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+				"Controlling a running callout needs the admin or operator role in the tenant.")
 		}
 		if act == actManageRoster && !(kind == KindOSP && (c.role == RoleAdmin || c.role == "system-admin")) {
 			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",

@@ -1,0 +1,67 @@
+package sink_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/consumers/sink/sinktest"
+	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/schemas"
+)
+
+func TestControlsAndCallInsShowOnTheTimelineWithWhoDidWhat(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := sinktest.NewECO("noc-a", "osp-a", 1, time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC))
+	noor := schemas.Actor{Kind: "noc", TenantID: "noc-a", Role: "operator", User: schemas.Requester{Name: "Noor", UserID: "u1"}}
+	dana := schemas.Actor{Kind: "osp", TenantID: "osp-a", Role: "admin", User: schemas.Requester{Name: "Dana", UserID: "u2"}}
+	recs := []*kgo.Record{e.Created(), e.Started(time.Second),
+		e.ControlOutcome(dana, schemas.ControlSkip, schemas.ControlApplied, "", 2*time.Second),
+		e.ControlOutcome(dana, schemas.ControlStop, schemas.ControlRefused, schemas.RefusedWrongKind, 3*time.Second),
+		e.CallIn(2, schemas.CallInHeld, "", 4*time.Second),
+		e.ControlOutcome(noor, schemas.ControlPeopleNeeded, schemas.ControlApplied, "", 5*time.Second),
+	}
+	// Applied twice: a replayed batch changes nothing.
+	for range 2 {
+		if _, err := sink.ApplyRecords(context.Background(), db.Pool, v, recs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := db.Pool.Query(context.Background(), `SELECT type, payload FROM eco_timeline WHERE eco_id = $1
+		AND type IN ($2, $3) ORDER BY occurred_at`, e.ECOID, schemas.TypeCalloutControlOutcome, schemas.TypeCalloutCallIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var typ string
+		var raw []byte
+		if err := rows.Scan(&typ, &raw); err != nil {
+			t.Fatal(err)
+		}
+		var p struct {
+			Action, Outcome, Reason string
+			Actor                   struct{ User struct{ Name string } }
+		}
+		_ = json.Unmarshal(raw, &p)
+		got = append(got, p.Actor.User.Name+" "+p.Action+" "+p.Outcome+" "+p.Reason)
+	}
+	want := []string{"Dana skip applied ", "Dana stop refused wrong_tenant_kind", "  held ", "Noor set_people_needed applied "}
+	if len(got) != len(want) {
+		t.Fatalf("timeline %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("timeline row %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+}
