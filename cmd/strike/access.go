@@ -31,6 +31,7 @@ func newKafkaAccessCmd() *cobra.Command {
 		Short: "Print, or apply, the ACLs of NOC tools and Strike components",
 		Long: `Prints the ACLs that let each NOC tool (--noc, repeatable) write only its NOC's ingress topic
 (strike.noc.<noc>.requests.v1) and read only its egress topic (strike.noc.<noc>.outcomes.v1),
+with the eco-processor's read of that ingress and the egress component's write of that egress,
 and, with --components, each Strike component's least privilege. With --apply it creates the
 NOC's two topics (the requests topic's partition count) and the ACLs through the admin API;
 applying again changes nothing. Run it as a principal allowed to alter ACLs.
@@ -43,12 +44,14 @@ Principals are "User:<noc>" (the NOC tenant id) and "User:strike-<component>" un
 				return fmt.Errorf("nothing to do: name NOCs with --noc, or add --components")
 			}
 			var gs []kafkaacl.Grant
+			componentOf := func(c string) string { return strings.ReplaceAll(componentPrincipal, "{component}", c) }
 			for _, noc := range nocs {
 				gs = append(gs, kafkaacl.ForNOC(noc, strings.ReplaceAll(nocPrincipal, "{noc}", noc))...)
+				gs = append(gs, kafkaacl.ForNOCPipeline(noc, componentOf)...)
 			}
 			if components {
 				for _, c := range kafkaacl.Components {
-					g, err := kafkaacl.ForComponent(c, strings.ReplaceAll(componentPrincipal, "{component}", c))
+					g, err := kafkaacl.ForComponent(c, componentOf(c))
 					if err != nil {
 						return err
 					}

@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/devpg"
@@ -113,14 +112,18 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	kafkaDir := filepath.Join(o.dataDir, "kafka")
 	_, statErr := os.Stat(kafkaDir)
 	freshBroker := errors.Is(statErr, os.ErrNotExist)
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(kafkaDir))
+	broker, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(port), kfake.DataDir(kafkaDir)}, devBrokerOpts()...)...)
 	if err != nil {
 		return fmt.Errorf("start embedded broker on %s (is the port taken? set --kafka-addr): %w", o.kafkaAddr, err)
 	}
 	defer broker.Close()
 	brokers := broker.ListenAddrs()[0]
+	admin, err := devAdminSecurity()
+	if err != nil {
+		return err
+	}
 
-	rt, err := newRuntime(ctx, log, dbURL, brokers, kafkaclient.Security{}, o.httpAddr, o.opsAddr)
+	rt, err := newRuntime(ctx, log, dbURL, brokers, admin, o.httpAddr, o.opsAddr)
 	if err != nil {
 		return err
 	}
@@ -140,7 +143,13 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := devdata.Seed(ctx, tenancy.Store{Pool: rt.pool}); err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}
-	if err := ensureTopics(ctx, brokers, o.partitions); err != nil {
+	if err := ensureTopics(ctx, brokers, admin, o.partitions); err != nil {
+		return err
+	}
+	if rt.componentSecurity, err = provisionDevKafka(ctx, brokers, admin); err != nil {
+		return err
+	}
+	if err := acceptLibrdkafkaSASL(ctx, broker, brokers, admin); err != nil {
 		return err
 	}
 
@@ -155,7 +164,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		}
 	}
 	// One line per component.
-	if err := add("eco-processor")(rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-dev-eco-processor"})); err != nil {
+	if err := add("eco-processor")(rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-eco-processor-dev"})); err != nil {
 		return err
 	}
 	if err := add("render-poller")(rt.devRender(ctx)); err != nil {
@@ -175,15 +184,18 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("twilio-webhooks")(rt.twilioWebhooks(tel)); err != nil {
 		return err
 	}
-	if err := add("dialer")(rt.dialer(tel, dialerOpts{transactionalID: "strike-dev-dialer"})); err != nil {
+	if err := add("dialer")(rt.dialer(tel, dialerOpts{transactionalID: "strike-dialer-dev"})); err != nil {
 		return err
 	}
-	if err := add("egress")(rt.egress("strike-dev-egress")); err != nil {
+	if err := add("egress")(rt.egress("strike-egress-dev")); err != nil {
 		return err
 	}
 	printBanner(out, brokers, o.httpAddr, o.opsAddr, dbURL, o.dataDir)
 	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)
+	}
+	if err := printDevKafkaCredentials(out, brokers); err != nil {
+		return err
 	}
 	err = rt.serve(ctx, components)
 	log.Info().Msg("strike dev stopped")
@@ -221,8 +233,8 @@ func prepareDevDatabase(ctx context.Context, log zerolog.Logger, url string, reu
 		devpg.ErrNotDevDatabase, pg.Redact(url), devpg.MarkSQL(url))
 }
 
-func ensureTopics(ctx context.Context, brokers string, partitions int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
+func ensureTopics(ctx context.Context, brokers string, admin kafkaclient.Security, partitions int32) error {
+	cl, err := adminClient(brokers, admin, "dev-topics")
 	if err != nil {
 		return err
 	}
@@ -248,7 +260,7 @@ func printBanner(w io.Writer, brokers, httpAddr, opsAddr, dbURL, dataDir string)
 	fmt.Fprintf(w, `
 Osprey Strike is running (strike dev). Ctrl-C stops it.
 
-  Kafka (embedded kfake)  %s        data in %s
+  Kafka (embedded kfake)  %s        data in %s  (SASL and ACLs on)
   PostgreSQL              %s
   API and webhooks        http://%s/v1/  (and /healthz, /readyz: ok or not)
   Operations              http://%s/metrics  /healthz  /readyz (detailed)
@@ -256,15 +268,10 @@ Osprey Strike is running (strike dev). Ctrl-C stops it.
 Demo tenants: NOCs %s, %s; OSPs %s, %s, %s
 (%s -> %s is suspended).
 
-Try, in another shell:
-
-  go run ./cmd/strike eco submit --noc %s --osp %s --region %s \
-      --priority P1 --site "Exchange 7" --summary "Fibre cut on ring 4" --wait
-
-or produce a request with any Kafka client; docs/topics.md has a kcat line.
+Every component connects to Kafka as its own principal with only its own ACLs. Below: the API
+users' tokens and each NOC tool's Kafka credentials; docs/topics.md has more kcat lines.
 
 `, brokers, filepath.Join(dataDir, "kafka"), pg.Redact(dbURL), httpAddr, opsAddr,
 		devdata.NOCNorthwind, devdata.NOCHarbor, devdata.OSPAcme, devdata.OSPBolt, devdata.OSPCedar,
-		devdata.NOCHarbor, devdata.OSPCedar,
-		devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+		devdata.NOCHarbor, devdata.OSPCedar)
 }

@@ -41,7 +41,7 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 	d, err := dialer.New(dialer.Deps{
 		Store: dialer.PGStore{Pool: rt.pool}, Twilio: adapter, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
 	}, dialer.Config{
-		Brokers: rt.brokers, Security: rt.security, WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
+		Brokers: rt.brokers, Security: rt.securityOf("dialer"), WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
 		RingDuration: o.ringDuration, ReconcileMargin: o.reconcileMargin, Workers: o.workers, CPS: cps(tel.cps),
 	})
 	if err != nil {

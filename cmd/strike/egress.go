@@ -8,7 +8,7 @@ import (
 
 // egress builds the component that copies each NOC's outcomes to its egress topic.
 func (rt *runtime) egress(transactionalID string) (componentFunc, error) {
-	e, err := egress.New(rt.log, rt.reg, egress.Config{Brokers: rt.brokers, Security: rt.security, TransactionalID: transactionalID})
+	e, err := egress.New(rt.log, rt.reg, egress.Config{Brokers: rt.brokers, Security: rt.securityOf("egress"), TransactionalID: transactionalID})
 	if err != nil {
 		return nil, err
 	}

@@ -269,7 +269,12 @@ func driveTraffic(t *testing.T, kafkaAddr, httpAddr string) {
 		t.Fatalf("intake: %s: %s", resp.Status, b)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr))
+	// Records no NOC tool could write (internal topics), so as strike dev's broker admin.
+	admin, err := devAdminSecurity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(admin.Opts(), kgo.SeedBrokers(kafkaAddr))...)
 	if err != nil {
 		t.Fatal(err)
 	}

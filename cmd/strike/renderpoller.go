@@ -76,13 +76,13 @@ type renderPollerOpts struct {
 // instances, and one process per replica is simpler to operate.
 func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (componentFunc, error) {
 	p, err := renderpoller.New(renderpoller.Deps{Pool: rt.pool, Keyring: kr, Log: rt.log, Registry: rt.reg},
-		renderpoller.Config{Brokers: rt.brokers, Security: rt.security, ReplicaID: o.replicaID, LeaseTTL: o.leaseTTL, MaxConcurrentPolls: o.maxConcurrency})
+		renderpoller.Config{Brokers: rt.brokers, Security: rt.securityOf("render-poller"), ReplicaID: o.replicaID, LeaseTTL: o.leaseTTL, MaxConcurrentPolls: o.maxConcurrency})
 	if err != nil {
 		return nil, err
 	}
 	rt.ops.AddCheck("render-poller-leases", p.Ready)
 	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: rt.pool, Keyring: kr, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
-		renderpoller.DispatchConfig{Brokers: rt.brokers, Security: rt.security, ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
+		renderpoller.DispatchConfig{Brokers: rt.brokers, Security: rt.securityOf("render-poller"), ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
 	if err != nil {
 		return nil, err
 	}

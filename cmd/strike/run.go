@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/pg"
 )
 
@@ -80,6 +82,11 @@ Topics must exist (run 'strike topics'); the database must be migrated ('strike 
 // database and the listeners opened, and the cluster checked (credentials, ACLs, topics), so a
 // misconfiguration stops the component at start with a message naming what failed.
 func (c connFlags) open(ctx context.Context, log zerolog.Logger) (*runtime, error) {
+	if kafkaclient.IsDevPassword(c.kafka.Password) {
+		return nil, errors.New("STRIKE_KAFKA_PASSWORD is a strike dev password (derived from a public seed; only strike dev's " +
+			"embedded broker knows it): a component outside strike dev refuses it. Give the component its own principal " +
+			"and password (docs/topics.md, \"Connecting\")")
+	}
 	sec, err := c.kafka.load()
 	if err != nil {
 		return nil, err

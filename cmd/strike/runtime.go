@@ -20,16 +20,19 @@ import (
 
 // runtime is what every component is built from: the composition root's shared pieces.
 type runtime struct {
-	log       zerolog.Logger
-	reg       *prometheus.Registry
-	pool      *pgxpool.Pool
-	brokers   string
-	security  kafkaclient.Security
-	validator *schemas.Validator
-	ops       *opsserver.Server
-	publicLn  net.Listener // nil for components without public routes
-	opsLn     net.Listener
-	lag       *lagExporter // consumer lag of the components' groups; nil until one is watched
+	log      zerolog.Logger
+	reg      *prometheus.Registry
+	pool     *pgxpool.Pool
+	brokers  string
+	security kafkaclient.Security
+	// componentSecurity overrides security per component (kafkaacl.Components names): strike dev
+	// runs every component in one process, each as its own principal.
+	componentSecurity map[string]kafkaclient.Security
+	validator         *schemas.Validator
+	ops               *opsserver.Server
+	publicLn          net.Listener // nil for components without public routes
+	opsLn             net.Listener
+	lag               *lagExporter // consumer lag of the components' groups; nil until one is watched
 }
 
 // newRuntime binds the HTTP addresses first (a taken port fails at once), then connects to
@@ -68,6 +71,15 @@ func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers string, 
 	return rt, nil
 }
 
+// securityOf is how component connects: its own principal in strike dev, the process's
+// settings otherwise.
+func (rt *runtime) securityOf(component string) kafkaclient.Security {
+	if sec, ok := rt.componentSecurity[component]; ok {
+		return sec
+	}
+	return rt.security
+}
+
 func (rt *runtime) close() {
 	rt.lag.close()
 	rt.pool.Close()
@@ -101,7 +113,7 @@ type ecoProcessorOpts struct {
 func (rt *runtime) ecoProcessor(o ecoProcessorOpts) (componentFunc, error) {
 	p, err := ecoprocessor.New(ecoprocessor.Deps{
 		Store: ecoprocessor.PGStore{Pool: rt.pool}, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
-	}, ecoprocessor.Config{Brokers: rt.brokers, Security: rt.security, Group: o.group, TransactionalID: o.transactionalID})
+	}, ecoprocessor.Config{Brokers: rt.brokers, Security: rt.securityOf("eco-processor"), Group: o.group, TransactionalID: o.transactionalID})
 	if err != nil {
 		return nil, err
 	}

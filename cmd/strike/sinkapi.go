@@ -31,7 +31,7 @@ type sinkOpts struct {
 
 func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 	s, err := sink.New(sink.Deps{Pool: rt.pool, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
-		sink.Config{Brokers: rt.brokers, Security: rt.security, Group: o.group})
+		sink.Config{Brokers: rt.brokers, Security: rt.securityOf("sink"), Group: o.group})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (o *gatewayOpts) register(cmd *cobra.Command) {
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
 // until ctx ends.
 func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
-	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.security, gateway.Name, rt.log, rt.reg),
+	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.securityOf("gateway"), gateway.Name, rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)

@@ -50,7 +50,7 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.security, "twilio-webhooks", rt.log, rt.reg),
+	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.securityOf("gateway"), "twilio-webhooks", rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)

@@ -53,10 +53,21 @@ func ForNOC(noc, principal string) []Grant {
 }
 
 // Components are the Strike components with their own principals.
-var Components = []string{"eco-processor", "dialer", "sink", "gateway", "render-poller"}
+var Components = []string{"eco-processor", "dialer", "sink", "gateway", "render-poller", "egress"}
 
-// ForComponent is the least privilege of a Strike component authenticated as principal. The
-// transactional components get their transactional ids by prefix (one per replica).
+// ForNOCPipeline is what the components need on noc's own topics: the eco-processor reads its
+// ingress, the egress component writes its egress. Literal grants per NOC, not a prefix: a
+// prefix "strike.noc." would let the eco-processor read, and the egress write, every NOC's
+// topics of both kinds. principal maps a component to its principal.
+func ForNOCPipeline(noc string, principal func(component string) string) []Grant {
+	return slices.Concat(
+		topic(principal("eco-processor"), topics.NOCIngress(noc), kadm.OpRead, kadm.OpDescribe),
+		topic(principal("egress"), topics.NOCEgress(noc), kadm.OpWrite, kadm.OpDescribe))
+}
+
+// ForComponent is the least privilege of a Strike component authenticated as principal, on the
+// internal topics (the NOC topics are ForNOCPipeline's). The transactional components get their
+// transactional ids by prefix (one per replica).
 func ForComponent(component, principal string) ([]Grant, error) {
 	rw := func(name string) []Grant { return topic(principal, name, kadm.OpRead, kadm.OpDescribe) }
 	w := func(name string) []Grant { return topic(principal, name, kadm.OpWrite, kadm.OpDescribe) }
@@ -70,7 +81,6 @@ func ForComponent(component, principal string) ([]Grant, error) {
 	switch component {
 	case "eco-processor":
 		g = slices.Concat(rw(topics.ECORequests),
-			grants(principal, kmsg.ACLResourceTypeTopic, "strike.noc.", true, kadm.OpRead, kadm.OpDescribe),
 			w(topics.ECOEvents), w(topics.DLQ), group("strike-eco-processor"), txn("strike-eco-processor"))
 	case "dialer":
 		g = slices.Concat(rw(topics.ECOEvents), rw(topics.TelephonyCallbacks), rw(topics.CalloutState), rw(topics.CalloutControls),
@@ -83,6 +93,8 @@ func ForComponent(component, principal string) ([]Grant, error) {
 		g = slices.Concat(w(topics.ECORequests), w(topics.TelephonyCallbacks), w(topics.CalloutControls))
 	case "render-poller":
 		g = slices.Concat(w(topics.RenderChanges), w(topics.DLQ), rw(topics.ECOEvents), group("strike-render-dispatch"))
+	case "egress": // and each NOC's egress topic (ForNOCPipeline)
+		g = slices.Concat(rw(topics.ECOEvents), rw(topics.CalloutEvents), group("strike-egress"), txn("strike-egress"))
 	default:
 		return nil, fmt.Errorf("unknown component %q (one of %s)", component, strings.Join(Components, ", "))
 	}
