@@ -39,6 +39,11 @@ type CalloutStarted struct {
 	PeopleNeeded int        `json:"people_needed"`
 	Engagement   Engagement `json:"engagement"`
 	StartedAt    time.Time  `json:"started_at"`
+	// Roster is the snapshot the ring-down calls from, in call order (absent in events
+	// written before issue 13).
+	Roster []RosterEntry `json:"roster,omitempty"`
+	// Rotation says where the first pass started.
+	Rotation *Rotation `json:"rotation,omitempty"`
 }
 
 // CallPlaced: a call to one contact went out.

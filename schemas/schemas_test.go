@@ -146,7 +146,12 @@ func TestGoTypesMatchTheirSchemas(t *testing.T) {
 	contact := schemas.Contact{Position: 1, Name: "Ada", Phone: "+15550101001"}
 	eng := schemas.Engagement{LoopCount: 2, RetryAfterSeconds: 1200, MaxRetries: 1, FailoverOSPIDs: []string{}, RingDurationSeconds: 25}
 	cases := map[string]any{
-		schemas.TypeCalloutStarted:        schemas.CalloutStarted{CalloutRef: ref, Region: "r", RosterSize: 2, PeopleNeeded: 1, Engagement: eng, StartedAt: now},
+		schemas.TypeCalloutStarted: schemas.CalloutStarted{CalloutRef: ref, Region: "r", RosterSize: 2, PeopleNeeded: 1, Engagement: eng, StartedAt: now},
+		schemas.TypeCalloutContactSkipped: schemas.ContactSkipped{CalloutRef: ref, Contact: contact, Pass: 1, Reason: schemas.SkipSubstituted,
+			Substitute: &schemas.Person{Name: "Bo", Phone: "+15550101009"}, CallID: "c", AwayUntil: &now, SkippedAt: now},
+		schemas.TypeCalloutStarted + " with roster": schemas.CalloutStarted{CalloutRef: ref, Region: "r", RosterSize: 1, PeopleNeeded: 1, Engagement: eng, StartedAt: now,
+			Roster: []schemas.RosterEntry{{Contact: contact, Unavailable: []schemas.AwayWindow{{From: now, Until: now, Reason: "leave",
+				Substitute: &schemas.Person{Name: "Bo", Phone: "+15550101009"}}}}}, Rotation: &schemas.Rotation{Mode: "after_last_called", StartPosition: 1}},
 		schemas.TypeCalloutCallPlaced:     schemas.CallPlaced{CalloutRef: ref, CallID: "c", CallSID: "CA1", Contact: contact, Pass: 1, PlacedAt: now},
 		schemas.TypeCalloutCallEnded:      schemas.CallEnded{CalloutRef: ref, CallID: "c", Contact: contact, Pass: 1, Result: schemas.CallNoAnswer, EndedAt: now},
 		schemas.TypeCalloutAccepted:       schemas.CalloutAccepted{CalloutRef: ref, Contact: contact, CallSID: "CA1", CallsMade: 3, AcceptedCount: 1, PeopleNeeded: 1, AcceptedAt: now},
@@ -168,7 +173,7 @@ func TestGoTypesMatchTheirSchemas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := v.Validate(typ, raw); err != nil {
+		if err := v.Validate(strings.TrimSuffix(typ, " with roster"), raw); err != nil {
 			t.Errorf("%s: %v\n%s", typ, err, raw)
 		}
 	}

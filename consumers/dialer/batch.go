@@ -48,8 +48,10 @@ type batch struct {
 	// accepted and firstCalls are metrics to count once committed.
 	accepted   []*ringdown.State
 	firstCalls []*ringdown.State
-	rosters    map[[2]string][]schemas.Contact
+	rosters    map[[2]string]ringdown.Roster
 	twilio     map[string]ringdown.TwilioContext
+	// moves are the rotation pointer moves the batch decided, in order (rotation.go).
+	moves []rotationMove
 }
 
 func newBatch(ctx context.Context, deps batchDeps) *batch {
@@ -100,7 +102,7 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 		if err != nil {
 			return err
 		}
-		st, out, err := b.machine().Start(ev, roster, tc, now)
+		st, out, err := b.machine().StartWith(ev, roster, tc, now)
 		if err != nil {
 			return err
 		}
@@ -109,7 +111,7 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 		b.order = append(b.order, ev.ECOID)
 		b.collect(w, out)
 		b.deps.log.Info().Str(logging.FieldECO, ev.ECOID).Str(logging.FieldNOC, ev.NOCTenantID).Str(logging.FieldOSP, ev.OSPTenantID).
-			Int("roster_size", len(roster)).Msg("ring-down started")
+			Int("roster_size", len(roster.Contacts)).Int("start_position", st.StartPosition).Msg("ring-down started")
 	case schemas.TypeECOCancelled:
 		var ev schemas.ECOCancelled
 		if err := b.decode(r, typ, &ev); err != nil {
@@ -142,16 +144,17 @@ func (b *batch) applyRecord(r *kgo.Record) error {
 
 // lookup reads the roster and the NOC's Twilio context of a new ECO, once per batch for each
 // (OSP, region) and NOC: a storm of ECOs for one OSP costs two queries per batch, not per ECO.
-func (b *batch) lookup(ev schemas.ECOCreated) ([]schemas.Contact, ringdown.TwilioContext, error) {
+// A rotating roster's start is decided per ECO (startOf).
+func (b *batch) lookup(ev schemas.ECOCreated) (ringdown.Roster, ringdown.TwilioContext, error) {
 	if b.rosters == nil {
-		b.rosters, b.twilio = map[[2]string][]schemas.Contact{}, map[string]ringdown.TwilioContext{}
+		b.rosters, b.twilio = map[[2]string]ringdown.Roster{}, map[string]ringdown.TwilioContext{}
 	}
 	rk := [2]string{ev.OSPTenantID, ev.Region}
 	roster, ok := b.rosters[rk]
 	if !ok {
 		var err error
-		if roster, err = b.deps.store.Roster(b.ctx, ev.OSPTenantID, ev.Region); err != nil {
-			return nil, ringdown.TwilioContext{}, err
+		if roster, err = b.deps.store.Roster(b.ctx, ev.OSPTenantID, ev.Region, b.deps.now()); err != nil {
+			return ringdown.Roster{}, ringdown.TwilioContext{}, err
 		}
 		b.rosters[rk] = roster
 	}
@@ -159,11 +162,12 @@ func (b *batch) lookup(ev schemas.ECOCreated) ([]schemas.Contact, ringdown.Twili
 	if !ok {
 		var err error
 		if tc, err = b.deps.store.TwilioContext(b.ctx, ev.NOCTenantID); err != nil {
-			return nil, ringdown.TwilioContext{}, err
+			return ringdown.Roster{}, ringdown.TwilioContext{}, err
 		}
 		b.twilio[ev.NOCTenantID] = tc
 	}
-	return roster, tc, nil
+	roster, err := b.startOf(ev, roster)
+	return roster, tc, err
 }
 
 // decode validates a value against its schema; invalid input is logged and skipped (the
@@ -234,6 +238,7 @@ func (b *batch) collect(w *owned, out ringdown.Output) {
 	if out.Accepted > 0 {
 		b.accepted = append(b.accepted, st)
 	}
+	b.rotationMoves(st, out.Events)
 	if out.Failover != nil {
 		rec, err := ecorequest.Record(b.deps.validator, out.Failover, "strike/"+Name, b.deps.now())
 		if err != nil {

@@ -267,6 +267,9 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 			return fail(err)
 		}
 	}
+	if err := b.moveRotations(); err != nil {
+		return fail(err)
+	}
 	out, err := b.records()
 	if err != nil {
 		return fail(err)

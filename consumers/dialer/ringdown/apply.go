@@ -176,13 +176,7 @@ func (m Machine) lateCallback(s *State, out *Output, cb schemas.TelephonyCallbac
 		return // unknown, the attempt's acceptance (a 1 on its other call), or already late
 	}
 	s.Ended[j].Late = true
-	var contact schemas.Contact
-	for _, c := range s.Roster {
-		if CallIDPosition(cb.CallID) == c.Position {
-			contact = c
-		}
-	}
-	_ = m.late(s, out, cb.CallID, cb.CallSID, contact, now)
+	_ = m.late(s, out, cb.CallID, cb.CallSID, s.callee(cb.CallID), now)
 }
 
 // CallIDPosition reads the roster position back from a call id (0 if malformed).

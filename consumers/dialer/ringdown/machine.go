@@ -23,23 +23,18 @@ type Machine struct {
 	Guardrails engagement.Guardrails
 }
 
-// Start begins the ring-down of a new ECO with the OSP's roster for its region.
+// Start begins the ring-down of a new ECO with the OSP's roster for its region, in position
+// order, nobody away (StartWith takes a whole Roster).
 func (m Machine) Start(eco schemas.ECOCreated, roster []schemas.Contact, tw TwilioContext, now time.Time) (*State, Output, error) {
-	s := &State{V: stateVersion, ECO: eco, Twilio: tw, Roster: roster, Phase: PhaseRinging, Pass: 1, StartedAt: now}
-	var out Output
-	out.Changed = true
-	out.Events = append(out.Events, m.started(s, now))
-	if len(roster) == 0 {
-		return s, out, m.endRound(s, &out, now, schemas.ExhaustedEmptyRoster, "")
-	}
-	m.advance(s, &out, now)
-	return s, out, nil
+	return m.StartWith(eco, Roster{Contacts: roster}, tw, now)
 }
 
 func (m Machine) started(s *State, now time.Time) Event {
+	roster, rotation := s.snapshot()
 	return Event{Type: schemas.TypeCalloutStarted, ID: ids.EventID(schemas.TypeCalloutStarted, s.ECO.ECOID, fmt.Sprint(s.Round)), At: now,
 		Value: schemas.CalloutStarted{CalloutRef: s.ref(), Region: s.ECO.Region, Round: s.Round, RosterSize: len(s.Roster),
-			PeopleNeeded: max(s.ECO.PeopleNeeded, 1), Engagement: s.ECO.Engagement, StartedAt: now.UTC()}}
+			PeopleNeeded: max(s.ECO.PeopleNeeded, 1), Engagement: s.ECO.Engagement, StartedAt: now.UTC(),
+			Roster: roster, Rotation: rotation}}
 }
 
 // advance places calls while people are still needed: at most needed live calls, each to the
@@ -61,11 +56,9 @@ func (m Machine) advance(s *State, out *Output, now time.Time) error {
 			}
 			return m.endRound(s, out, now, "", "")
 		}
-		c := s.Roster[s.Next]
-		s.Next++
-		if s.skips(c) {
-			out.Changed = true
-			continue // skipped by the OSP, already called out of order in this pass, or accepted
+		c, ok := m.next(s, out, now) // skips, with their entries, whoever is not to be called
+		if !ok {
+			continue
 		}
 		call := Call{ID: CallID(s.ECO.ECOID, s.Round, s.Pass, c.Position), Contact: c, Round: s.Round, Pass: s.Pass,
 			Seq: -1, IntentAt: now, Placing: true}
@@ -193,6 +186,7 @@ func (m Machine) finish(s *State, out *Output, phase string, now time.Time) {
 	s.RetryAt = time.Time{}
 	s.Steer.Holds, s.Steer.NextUp = nil, nil // a held call-in's 1 is now late
 	out.Changed = true
+	m.unreached(s, out, phase, now)
 	for _, c := range s.Calls {
 		for _, sid := range c.sids() {
 			out.Commands = append(out.Commands, Command{Kind: CmdEnd, ECOID: s.ECO.ECOID, Call: Call{ID: c.ID, SID: sid}})
@@ -212,7 +206,11 @@ func (c Call) sids() []string {
 
 // ended records a call's end and emits CallEnded.
 func (m Machine) ended(s *State, out *Output, c Call, result, detail string, now time.Time) {
-	s.Ended = append(s.Ended, EndedCall{ID: c.ID, SID: c.SID, Result: result})
+	contact := c.Contact
+	s.Ended = append(s.Ended, EndedCall{ID: c.ID, SID: c.SID, Result: result, Contact: &contact})
+	if result == schemas.CallInvalidNumber {
+		s.invalid(c.Contact.Phone)
+	}
 	if len(s.Ended) > maxEnded {
 		s.Ended = s.Ended[len(s.Ended)-maxEnded:]
 	}

@@ -46,6 +46,7 @@ type driver struct {
 	placed []string // "r0p1c2" per CmdPlace
 	ended  []string // "c2:no_answer"
 	events []string
+	all    []Event // every event value, in order
 	cmds   []Command
 	out    Output
 	sids   map[string]string
@@ -73,6 +74,7 @@ func (d *driver) record(out Output) {
 			d.placed = append(d.placed, fmt.Sprintf("r%dp%dc%d", c.Call.Round, c.Call.Pass, c.Call.Contact.Position))
 		}
 	}
+	d.all = append(d.all, out.Events...)
 	for _, e := range out.Events {
 		d.events = append(d.events, strings.TrimSuffix(strings.TrimPrefix(e.Type, "strike.callout."), ".v1"))
 		if ce, ok := e.Value.(schemas.CallEnded); ok {

@@ -51,6 +51,17 @@ type State struct {
 	FirstCallAt time.Time `json:"first_call_at,omitzero"`
 	// Steer is what controls and call-ins changed (control.go, callin.go).
 	Steer Steering `json:"steer,omitzero"`
+
+	// Who is called in a turn (roster.go). Away are the roster's away windows; Rotation the
+	// roster's rotation mode and StartPosition where the first pass started (Roster is in call
+	// order from there). Invalid are numbers that proved invalid (skipped in later turns);
+	// Reached the positions that had their turn in the roster order (called or skipped), so
+	// everyone else gets an entry when the ring-down ends.
+	Away          []Away   `json:"away,omitempty"`
+	Rotation      string   `json:"rotation,omitempty"`
+	StartPosition int      `json:"start_position,omitempty"`
+	Invalid       []string `json:"invalid,omitempty"`
+	Reached       []int    `json:"reached,omitempty"`
 }
 
 // TwilioContext is the NOC's Strike-owned Twilio context the calls go out under.
@@ -95,6 +106,8 @@ type EndedCall struct {
 	Late   bool   `json:"late,omitempty"`
 	// Stray are calls of this attempt seen after it ended, each hung up once.
 	Stray []string `json:"stray,omitempty"`
+	// Contact is who was called (a substitute stands under the position they stood in for).
+	Contact *schemas.Contact `json:"contact,omitempty"`
 }
 
 // Acceptance is one person who pressed 1 in time.
@@ -274,7 +287,9 @@ func (s *State) Clone() *State {
 	}
 	c.Accepted = append([]Acceptance(nil), s.Accepted...)
 	c.Steer = s.Steer.clone()
-	// Roster's backing array is never written after Start (an ad-hoc number replaces the
+	c.Invalid = append([]string(nil), s.Invalid...)
+	c.Reached = append([]int(nil), s.Reached...)
+	// Away is never written after Start. Roster's backing array is never written after Start (an ad-hoc number replaces the
 	// slice), and ECO is a value whose slices are never written: sharing them is safe.
 	return &c
 }
