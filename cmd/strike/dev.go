@@ -128,19 +128,29 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		return err
 	}
 	defer rt.close()
-	if _, err := pg.Migrate(ctx, rt.pool); err != nil {
+	// strike dev itself works as the owner (DATABASE_URL): it migrates, seeds and makes each
+	// component's login role; the components run as those roles.
+	owner, err := pg.Open(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer owner.Close()
+	if _, err := pg.Migrate(ctx, owner); err != nil {
+		return err
+	}
+	if rt.dbURLs, err = devLoginRoles(ctx, owner, dbURL); err != nil {
 		return err
 	}
 	if freshBroker {
 		// A new, empty broker beside a database that remembers offsets of an earlier one (after
 		// `make clean`): the sink would wait at offsets the new topics never reach. Its
 		// projections stay; only its read positions start over.
-		if _, err := rt.pool.Exec(ctx, `DELETE FROM sink_offsets`); err != nil {
+		if _, err := owner.Exec(ctx, `DELETE FROM sink_offsets`); err != nil {
 			return fmt.Errorf("reset the sink's stored offsets for the new broker: %w", err)
 		}
 		log.Info().Msg("new embedded broker: the sink's stored offsets were reset")
 	}
-	if err := devdata.Seed(ctx, tenancy.Store{Pool: rt.pool}); err != nil {
+	if err := devdata.Seed(ctx, tenancy.Store{Pool: owner}); err != nil {
 		return fmt.Errorf("seed demo data: %w", err)
 	}
 	if err := ensureTopics(ctx, brokers, admin, o.partitions); err != nil {
@@ -167,7 +177,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 	if err := add("eco-processor")(rt.ecoProcessor(ecoProcessorOpts{transactionalID: "strike-eco-processor-dev"})); err != nil {
 		return err
 	}
-	if err := add("render-poller")(rt.devRender(ctx)); err != nil {
+	if err := add("render-poller")(rt.devRender(ctx, owner)); err != nil {
 		return err
 	}
 	if err := add("sink")(rt.sink(sinkOpts{})); err != nil {
@@ -191,7 +201,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		return err
 	}
 	printBanner(out, brokers, o.httpAddr, o.opsAddr, dbURL, o.dataDir)
-	if err := seedDevUsers(ctx, rt, o.httpAddr, out); err != nil {
+	if err := seedDevUsers(ctx, owner, o.httpAddr, out); err != nil {
 		return fmt.Errorf("dev users: %w", err)
 	}
 	if err := printDevKafkaCredentials(out, brokers); err != nil {

@@ -38,8 +38,12 @@ func (rt *runtime) dialer(tel telephonyOpts, o dialerOpts) (componentFunc, error
 	if err != nil {
 		return nil, err
 	}
+	pool, err := rt.db("dialer")
+	if err != nil {
+		return nil, err
+	}
 	d, err := dialer.New(dialer.Deps{
-		Store: dialer.PGStore{Pool: rt.pool}, Twilio: adapter, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
+		Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
 	}, dialer.Config{
 		Brokers: rt.brokers, Security: rt.securityOf("dialer"), WebhookBase: tel.publicBaseURL, Group: o.group, TransactionalID: o.transactionalID,
 		RingDuration: o.ringDuration, ReconcileMargin: o.reconcileMargin, Workers: o.workers, CPS: cps(tel.cps),

@@ -108,7 +108,7 @@ func TestPrometheusEvaluatesEveryDashboardQueryAndRuleAgainstStrikeDev(t *testin
 	if code, _ := httpGet(t, "http://"+httpAddr+"/metrics"); code != http.StatusNotFound {
 		t.Errorf("public /metrics = %d, want 404", code)
 	}
-	if code, body := httpGet(t, "http://"+opsAddr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"postgres":"ok"`) {
+	if code, body := httpGet(t, "http://"+opsAddr+"/readyz"); code != http.StatusOK || !strings.Contains(body, `"postgres-gateway":"ok"`) || !strings.Contains(body, `"postgres-sink":"ok"`) {
 		t.Errorf("ops /readyz = %d %q, want 200 with each check", code, body)
 	}
 	if !strings.Contains(devOut.String(), opsAddr) || !strings.Contains(devOut.String(), httpAddr) {

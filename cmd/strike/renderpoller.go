@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -75,13 +76,17 @@ type renderPollerOpts struct {
 // renderPoller runs the poller and the dispatch together: both follow the same Render
 // instances, and one process per replica is simpler to operate.
 func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (componentFunc, error) {
-	p, err := renderpoller.New(renderpoller.Deps{Pool: rt.pool, Keyring: kr, Log: rt.log, Registry: rt.reg},
+	pool, err := rt.db("render-poller")
+	if err != nil {
+		return nil, err
+	}
+	p, err := renderpoller.New(renderpoller.Deps{Pool: pool, Keyring: kr, Log: rt.log, Registry: rt.reg},
 		renderpoller.Config{Brokers: rt.brokers, Security: rt.securityOf("render-poller"), ReplicaID: o.replicaID, LeaseTTL: o.leaseTTL, MaxConcurrentPolls: o.maxConcurrency})
 	if err != nil {
 		return nil, err
 	}
 	rt.ops.AddCheck("render-poller-leases", p.Ready)
-	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: rt.pool, Keyring: kr, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
+	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: pool, Keyring: kr, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
 		renderpoller.DispatchConfig{Brokers: rt.brokers, Security: rt.securityOf("render-poller"), ReplicaID: p.ReplicaID(), Group: o.dispatchGroup})
 	if err != nil {
 		return nil, err
@@ -99,7 +104,7 @@ func (rt *runtime) renderPoller(kr *secrets.Keyring, o renderPollerOpts) (compon
 // registers those instances (idempotently: a restart only updates the URL and secret), and
 // runs the poller and the dispatch against them. Jobs move on a short schedule, so a demo ECO's
 // field status changes within a minute.
-func (rt *runtime) devRender(ctx context.Context) (componentFunc, error) {
+func (rt *runtime) devRender(ctx context.Context, owner *pgxpool.Pool) (componentFunc, error) {
 	kr, err := keyring(keyringDev, func(msg string) { rt.log.Warn().Msg(msg) })
 	if err != nil {
 		return nil, err
@@ -113,7 +118,7 @@ func (rt *runtime) devRender(ctx context.Context) (componentFunc, error) {
 		return nil, fmt.Errorf("render simulator: %w", err)
 	}
 	root := "http://" + ln.Addr().String()
-	admin := renderpoller.Admin{Pool: rt.pool, Keyring: kr}
+	admin := renderpoller.Admin{Pool: owner, Keyring: kr} // instances are the owner's to write
 	for _, osp := range devdata.OSPs {
 		id := osp.ID + "-sim"
 		secret := secrets.Secret("dev-" + secrets.GenerateKey()) // fresh each start: the simulator forgets

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,11 +19,16 @@ import (
 	"github.com/osprey-strike/strike/schemas"
 )
 
+// dbConnectTimeout bounds a component's first connection to PostgreSQL.
+const dbConnectTimeout = 30 * time.Second
+
 // runtime is what every component is built from: the composition root's shared pieces.
 type runtime struct {
 	log      zerolog.Logger
 	reg      *prometheus.Registry
-	pool     *pgxpool.Pool
+	dbURL    string                   // DATABASE_URL: a component's URL when it has no own one
+	dbURLs   map[string]string        // per-component URLs set by `strike dev` (its login roles)
+	pools    map[string]*pgxpool.Pool // by component name, opened by db
 	brokers  string
 	security kafkaclient.Security
 	// componentSecurity overrides security per component (kafkaacl.Components names): strike dev
@@ -35,15 +41,16 @@ type runtime struct {
 	lag               *lagExporter // consumer lag of the components' groups; nil until one is watched
 }
 
-// newRuntime binds the HTTP addresses first (a taken port fails at once), then connects to
-// PostgreSQL. httpAddr is the public listener (API, webhooks), empty for components without
+// newRuntime binds the HTTP addresses first (a taken port fails at once); each component then
+// connects to PostgreSQL with its own role (rt.db). httpAddr is the public listener (API, webhooks), empty for components without
 // public routes; opsAddr is the operations listener (/metrics, detailed /readyz).
 func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers string, sec kafkaclient.Security, httpAddr, opsAddr string) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := opsserver.New(log, reg)
 	reg.MustRegister(ops.ReadinessCollector())
-	rt := &runtime{log: log, reg: reg, brokers: brokers, security: sec, ops: ops}
+	rt := &runtime{log: log, reg: reg, brokers: brokers, security: sec, ops: ops, dbURL: dbURL,
+		dbURLs: map[string]string{}, pools: map[string]*pgxpool.Pool{}}
 	fail := func(err error) (*runtime, error) {
 		for _, ln := range []net.Listener{rt.publicLn, rt.opsLn} {
 			if ln != nil {
@@ -64,10 +71,6 @@ func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers string, 
 	if rt.validator, err = schemas.NewValidator(); err != nil {
 		return fail(err)
 	}
-	if rt.pool, err = pg.Open(ctx, dbURL); err != nil {
-		return fail(err)
-	}
-	ops.AddCheck("postgres", func(ctx context.Context) error { return rt.pool.Ping(ctx) })
 	return rt, nil
 }
 
@@ -80,9 +83,38 @@ func (rt *runtime) securityOf(component string) kafkaclient.Security {
 	return rt.security
 }
 
+// db is the pool of component (a pg.Components name), opened on first use with the component's
+// own URL: STRIKE_<COMPONENT>_DATABASE_URL, else DATABASE_URL (pg.ComponentURL), or the login
+// role `strike dev` made for it. Each pool gets its own readiness check. Components are built at
+// start, so connecting is bounded by dbConnectTimeout rather than a caller's context.
+func (rt *runtime) db(component string) (*pgxpool.Pool, error) {
+	if p, ok := rt.pools[component]; ok {
+		return p, nil
+	}
+	c, ok := pg.ComponentNamed(component)
+	if !ok {
+		return nil, fmt.Errorf("no database role for component %q", component)
+	}
+	url := rt.dbURLs[component]
+	if url == "" {
+		url = pg.ComponentURL(c, rt.dbURL)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dbConnectTimeout)
+	defer cancel()
+	p, err := pg.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w (set %s or DATABASE_URL)", component, err, c.URLEnv())
+	}
+	rt.pools[component] = p
+	rt.ops.AddCheck("postgres-"+component, func(ctx context.Context) error { return p.Ping(ctx) })
+	return p, nil
+}
+
 func (rt *runtime) close() {
 	rt.lag.close()
-	rt.pool.Close()
+	for _, p := range rt.pools {
+		p.Close()
+	}
 }
 
 // componentFunc runs one component until ctx ends.
@@ -111,8 +143,12 @@ type ecoProcessorOpts struct {
 }
 
 func (rt *runtime) ecoProcessor(o ecoProcessorOpts) (componentFunc, error) {
+	pool, err := rt.db("eco-processor")
+	if err != nil {
+		return nil, err
+	}
 	p, err := ecoprocessor.New(ecoprocessor.Deps{
-		Store: ecoprocessor.PGStore{Pool: rt.pool}, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
+		Store: ecoprocessor.PGStore{Pool: pool}, Validator: rt.validator, Log: rt.log, Registry: rt.reg,
 	}, ecoprocessor.Config{Brokers: rt.brokers, Security: rt.securityOf("eco-processor"), Group: o.group, TransactionalID: o.transactionalID})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -30,12 +31,16 @@ type sinkOpts struct {
 }
 
 func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
-	s, err := sink.New(sink.Deps{Pool: rt.pool, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
+	pool, err := rt.db("sink")
+	if err != nil {
+		return nil, err
+	}
+	s, err := sink.New(sink.Deps{Pool: pool, Validator: rt.validator, Log: rt.log, Registry: rt.reg},
 		sink.Config{Brokers: rt.brokers, Security: rt.securityOf("sink"), Group: o.group})
 	if err != nil {
 		return nil, err
 	}
-	rt.watchLag(sinkLagGroup(rt.pool, o.group))
+	rt.watchLag(sinkLagGroup(pool, o.group))
 	return s.Run, nil
 }
 
@@ -59,12 +64,16 @@ func (o *gatewayOpts) register(cmd *cobra.Command) {
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
 // until ctx ends.
 func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
+	pool, err := rt.db("gateway")
+	if err != nil {
+		return nil, err
+	}
 	cl, err := kgo.NewClient(append(kafkaclient.Options(rt.brokers, rt.securityOf("gateway"), gateway.Name, rt.log, rt.reg),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	api, err := gateway.New(gateway.Deps{Pool: rt.pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg},
+	api, err := gateway.New(gateway.Deps{Pool: pool, Validator: rt.validator, Producer: cl, Log: rt.log, Registry: rt.reg},
 		gateway.Config{ClientIPHeader: o.clientIPHeader, DevMode: o.devMode, TokenTTL: o.tokenTTL, TokenMaxTTL: o.tokenMaxTTL})
 	if err != nil {
 		cl.Close()
@@ -389,8 +398,8 @@ var devUsers = []devUser{
 
 // seedDevUsers creates the demo users with deterministic tokens, idempotently, and prints each
 // token with a curl line.
-func seedDevUsers(ctx context.Context, rt *runtime, httpAddr string, out io.Writer) error {
-	acc := gateway.Accounts{Pool: rt.pool}
+func seedDevUsers(ctx context.Context, owner *pgxpool.Pool, httpAddr string, out io.Writer) error {
+	acc := gateway.Accounts{Pool: owner}
 	var b strings.Builder
 	fmt.Fprintf(&b, "API users (DEV-ONLY tokens, derived from a public seed; the same at every start):\n\n")
 	for _, u := range devUsers {

@@ -45,6 +45,10 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 	if o.authToken == "" || o.publicBaseURL == "" || o.accountSID == "" {
 		return nil, errors.New("Twilio webhooks need --twilio-account-sid, STRIKE_TWILIO_AUTH_TOKEN and --public-base-url (STRIKE_PUBLIC_BASE_URL)")
 	}
+	pool, err := rt.db("callbacks")
+	if err != nil {
+		return nil, err
+	}
 	accounts, err := twilio.New(twilio.Config{AccountSID: o.accountSID, AuthToken: o.authToken, BaseURL: o.apiBaseURL},
 		rt.log, rt.reg)
 	if err != nil {
@@ -56,8 +60,8 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
 	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL,
-		Signatures: accounts.WebhookTokens(twilio.DefaultRereadInterval), Accounts: callbacks.NOCSubaccounts{Pool: rt.pool},
-		Fill: callbacks.BoardFill{Pool: rt.pool}})
+		Signatures: accounts.WebhookTokens(twilio.DefaultRereadInterval), Accounts: callbacks.NOCSubaccounts{Pool: pool},
+		Fill: callbacks.BoardFill{Pool: pool}})
 	if err != nil {
 		cl.Close()
 		return nil, err

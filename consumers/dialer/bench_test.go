@@ -22,6 +22,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
@@ -164,7 +165,7 @@ func BenchmarkRingDowns10k(b *testing.B) {
 		{Position: 1, Name: "One", Phone: "+15558880001"}, {Position: 2, Name: "Two", Phone: "+15558880002"}}))
 
 	clock := &latencyClock{}
-	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: db.Pool}, Twilio: adapter, Validator: v, Log: zerolog.Nop()},
+	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: db.PoolAs(b, pg.RoleDialer)}, Twilio: adapter, Validator: v, Log: zerolog.Nop()},
 		dialer.Config{Brokers: k.Brokers, WebhookBase: "http://127.0.0.1:1", TransactionalID: "bench", Clock: clock, CPS: -1,
 			ReconcileMargin: 2 * time.Second, KafkaOpts: fastGroupOpts()})
 	must(b, err)

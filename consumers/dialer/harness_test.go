@@ -23,6 +23,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/tenancy"
@@ -218,7 +219,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	h, err := callbacks.New(e.producer, zerolog.Nop(), nil, callbacks.Config{PublicBaseURL: gw.URL,
-		Signatures: accounts.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.Pool}})
+		Signatures: accounts.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.PoolAs(t, pg.RoleCallbacks)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +376,7 @@ func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*
 	if cfg != nil {
 		cfg(&c)
 	}
-	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(e.t).With().Str("replica", name).Logger()}, c)
+	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.PoolAs(e.t, pg.RoleDialer)}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(e.t).With().Str("replica", name).Logger()}, c)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*
 
 func (e *env) startECOProcessor() {
 	e.t.Helper()
-	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: e.db.Pool}, Validator: e.validator, Log: zerolog.Nop()},
+	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: e.db.PoolAs(e.t, pg.RoleECOProcessor)}, Validator: e.validator, Log: zerolog.Nop()},
 		ecoprocessor.Config{Brokers: e.kafka.Brokers, TransactionalID: "test-eco-processor", KafkaOpts: fastGroupOpts()})
 	if err != nil {
 		e.t.Fatal(err)

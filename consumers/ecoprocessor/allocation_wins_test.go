@@ -13,6 +13,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
@@ -45,7 +46,7 @@ func TestAnExistingAllocationWinsOverAStricterRedelivery(t *testing.T) {
 	b.produce(t, wide, plain)
 
 	// The old replica allocates both in PostgreSQL, but none of its Kafka transactions commits.
-	old := b.startReplicaWith(t, "old", &failingStore{PGStore: ecoprocessor.PGStore{Pool: b.db.Pool}, fails: 1 << 30}, loose)
+	old := b.startReplicaWith(t, "old", &failingStore{PGStore: ecoprocessor.PGStore{Pool: b.db.PoolAs(t, pg.RoleECOProcessor)}, fails: 1 << 30}, loose)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var n int
@@ -71,7 +72,7 @@ func TestAnExistingAllocationWinsOverAStricterRedelivery(t *testing.T) {
 	next := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
 	b.produceRaw(t, rec)
 	b.produce(t, next)
-	b.startReplicaWith(t, "new", ecoprocessor.PGStore{Pool: b.db.Pool}, engagement.Defaults())
+	b.startReplicaWith(t, "new", ecoprocessor.PGStore{Pool: b.db.PoolAs(t, pg.RoleECOProcessor)}, engagement.Defaults())
 
 	// wide, plain, plain's refused copy and next.
 	recs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 4, 30*time.Second)

@@ -18,6 +18,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/tenancy"
@@ -65,7 +66,7 @@ type replica struct {
 func (b *bundle) startReplica(t testing.TB, name string, store ecoprocessor.Store, hook func(*ecoprocessor.Processor)) *replica {
 	t.Helper()
 	if store == nil {
-		store = ecoprocessor.PGStore{Pool: b.db.Pool}
+		store = ecoprocessor.PGStore{Pool: b.db.PoolAs(t, pg.RoleECOProcessor)}
 	}
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: store, Validator: b.validator, Log: zerolog.Nop()},
 		ecoprocessor.Config{
@@ -338,7 +339,7 @@ func TestFailureBetweenPostgresCommitAndKafkaCommitLeavesNoGap(t *testing.T) {
 		reqs = append(reqs, request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro))
 	}
 	b.produce(t, reqs...)
-	b.startReplica(t, "a", &failingStore{PGStore: ecoprocessor.PGStore{Pool: b.db.Pool}, fails: 3}, nil)
+	b.startReplica(t, "a", &failingStore{PGStore: ecoprocessor.PGStore{Pool: b.db.PoolAs(t, pg.RoleECOProcessor)}, fails: 3}, nil)
 	assertContiguous(t, b.awaitOutcomes(t, len(reqs)), map[string][]*schemas.ECORequest{devdata.OSPAcme: reqs})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/dlq"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/topics"
@@ -52,7 +53,7 @@ type replica struct {
 func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop context.CancelFunc)) *replica {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sink.New(sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: b.log, Registry: reg},
+	s, err := sink.New(sink.Deps{Pool: b.db.PoolAs(t, pg.RoleSink), Validator: b.v, Log: b.log, Registry: reg},
 		sink.Config{Brokers: b.kafka.Brokers, MaxPollRecords: maxPoll, IdleCheck: 200 * time.Millisecond, KafkaOpts: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond),
 			kgo.HeartbeatInterval(150 * time.Millisecond),

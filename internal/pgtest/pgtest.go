@@ -83,6 +83,34 @@ func New(t testing.TB) *Schema {
 	return &Schema{Name: name, Pool: pool, URL: withSearchPath(base, name)}
 }
 
+// PoolAs is a pool on the same schema whose sessions are role's, as if role had logged in
+// (SET SESSION AUTHORIZATION, so RESET ROLE cannot climb back to the superuser and SET ROLE checks
+// role's own memberships). Tests run a component as its database role (internal/pg.Role*) with it,
+// so a missing grant or policy fails them as it would fail production.
+func (s *Schema) PoolAs(t testing.TB, role string) *pgxpool.Pool {
+	t.Helper()
+	cfg, err := pgxpool.ParseConfig(s.URL)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, "SET SESSION AUTHORIZATION "+pgx.Identifier{role}.Sanitize())
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		t.Fatalf("pgtest: connect as %s: %v", role, err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
 func withSearchPath(url, schema string) string {
 	sep := "?"
 	if strings.Contains(url, "?") {

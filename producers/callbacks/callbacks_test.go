@@ -22,6 +22,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/internal/twilio"
@@ -322,7 +323,7 @@ func TestSimulatedCallCallbacksArriveSignedAndArePublished(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	h, err := callbacks.New(kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0)), zerolog.Nop(), nil,
-		callbacks.Config{PublicBaseURL: srv.URL, Signatures: tw.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.Pool}})
+		callbacks.Config{PublicBaseURL: srv.URL, Signatures: tw.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.PoolAs(t, pg.RoleCallbacks)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +439,7 @@ func TestNOCSubaccountsReadsNOCTenants(t *testing.T) {
 		VALUES ('noc-a', 'NOC A', 'NOCA', $1), ('noc-b', 'NOC B', 'NOCB', NULL)`, subSID); err != nil {
 		t.Fatal(err)
 	}
-	dir := callbacks.NOCSubaccounts{Pool: db.Pool}
+	dir := callbacks.NOCSubaccounts{Pool: db.PoolAs(t, pg.RoleCallbacks)}
 	for sid, want := range map[string]bool{subSID: true, strayAcct: false, mainSID: false} {
 		if got, err := dir.IsNOCSubaccount(ctx, sid); err != nil || got != want {
 			t.Errorf("IsNOCSubaccount(%s) = %v, %v; want %v", sid, got, err, want)
@@ -572,7 +573,7 @@ func TestBoardFillReadsTheECOBoard(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fill := callbacks.BoardFill{Pool: db.Pool}
+	fill := callbacks.BoardFill{Pool: db.PoolAs(t, pg.RoleCallbacks)}
 	for eco, want := range map[string]bool{filled: true, open: false, uuid.NewString(): false} {
 		got, err := fill.Filled(ctx, eco)
 		if err != nil || got != want {

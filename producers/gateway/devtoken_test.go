@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/schemas"
@@ -47,7 +48,7 @@ func TestDevTokenRefusedOutsideDevMode(t *testing.T) {
 
 	serve := func(devMode bool) (*httptest.Server, *bytes.Buffer) {
 		var logs bytes.Buffer
-		srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: nopProducer{}, Log: zerolog.New(&logs)},
+		srv := serve(t, gateway.Deps{Pool: db.PoolAs(t, pg.RoleGateway), Validator: v, Producer: nopProducer{}, Log: zerolog.New(&logs)},
 			gateway.Config{DevMode: devMode})
 		return srv, &logs
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/producers/gateway"
@@ -38,6 +40,7 @@ const (
 
 type world struct {
 	db     *pgtest.Schema
+	gw     *pgxpool.Pool // the API's pool, connected as the gateway's role (pg.RoleGateway)
 	kafka  *kafkatest.Cluster
 	srv    *httptest.Server
 	v      *schemas.Validator
@@ -76,10 +79,11 @@ func newWorld(t *testing.T) *world {
 	producer := kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	// The matrix sends hundreds of requests without a valid token from one address: the
 	// failed-authentication limiter (limits_test.go) must not turn them into 429s here.
-	srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: producer, Log: zerolog.Nop()},
+	gw := db.PoolAs(t, pg.RoleGateway)
+	srv := serve(t, gateway.Deps{Pool: gw, Validator: v, Producer: producer, Log: zerolog.Nop()},
 		gateway.Config{AuthFailureBurst: 1 << 20})
 
-	w := &world{db: db, kafka: k, srv: srv, v: v, tokens: map[string]string{}, ecos: map[string]sinktest.ECO{}, rejected: map[string]bool{}}
+	w := &world{db: db, gw: gw, kafka: k, srv: srv, v: v, tokens: map[string]string{}, ecos: map[string]sinktest.ECO{}, rejected: map[string]bool{}}
 	acc := gateway.Accounts{Pool: db.Pool}
 	users := []struct {
 		email string
@@ -522,7 +526,7 @@ func TestRowLevelSecurityLimitsAQueryWithoutATenantFilter(t *testing.T) {
 	ctx := context.Background()
 	tenants := func(kind, tenant, sql string) []string {
 		var out []string
-		err := gateway.TenantTx(ctx, w.db.Pool, kind, tenant, func(tx pgx.Tx) error {
+		err := gateway.TenantTx(ctx, w.gw, kind, tenant, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, sql)
 			if err != nil {
 				return err
@@ -552,7 +556,7 @@ func TestRowLevelSecurityLimitsAQueryWithoutATenantFilter(t *testing.T) {
 		t.Errorf("cedar sees statuses %v, want only its ringing ECO (not northwind's rejected request)", got)
 	}
 	// The role cannot write, nor read identity tables.
-	err := gateway.TenantTx(ctx, w.db.Pool, "noc", devdata.NOCNorthwind, func(tx pgx.Tx) error {
+	err := gateway.TenantTx(ctx, w.gw, "noc", devdata.NOCNorthwind, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, "SELECT count(*) FROM api_tokens")
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/schemas"
@@ -45,7 +46,7 @@ func newLightAPI(t *testing.T, cfg gateway.Config, log zerolog.Logger) *lightAPI
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := serve(t, gateway.Deps{Pool: db.Pool, Validator: v, Producer: nopProducer{}, Log: log}, cfg)
+	srv := serve(t, gateway.Deps{Pool: db.PoolAs(t, pg.RoleGateway), Validator: v, Producer: nopProducer{}, Log: log}, cfg)
 	l := &lightAPI{db: db, srv: srv, tokens: map[string]string{}}
 	acc := gateway.Accounts{Pool: db.Pool}
 	for _, u := range []struct {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/producers/gateway"
 )
 
@@ -59,7 +60,7 @@ func (w *world) logged(t *testing.T, cfg gateway.Config) (*world, *lockedBuffer)
 	logs := &lockedBuffer{}
 	producer := kafkatest.Client(t, w.kafka.Brokers)
 	cfg.AuthFailureBurst = 1 << 20
-	srv := serve(t, gateway.Deps{Pool: w.db.Pool, Validator: w.v, Producer: producer,
+	srv := serve(t, gateway.Deps{Pool: w.db.PoolAs(t, pg.RoleGateway), Validator: w.v, Producer: producer,
 		Log: zerolog.New(logs).Level(zerolog.InfoLevel)}, cfg)
 	w2 := *w
 	w2.srv = srv

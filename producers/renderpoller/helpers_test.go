@@ -21,6 +21,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/render"
 	"github.com/osprey-strike/strike/internal/rendersim"
@@ -137,7 +138,7 @@ type replica struct {
 
 func (e *env) startPoller(cfg renderpoller.Config, hook func(*renderpoller.Poller)) *replica {
 	e.t.Helper()
-	p, err := renderpoller.New(renderpoller.Deps{Pool: e.db.Pool, Keyring: e.keyring, Log: e.logger(),
+	p, err := renderpoller.New(renderpoller.Deps{Pool: e.db.PoolAs(e.t, pg.RoleRenderPoller), Keyring: e.keyring, Log: e.logger(),
 		Registry: prometheus.NewRegistry()}, cfg)
 	if err != nil {
 		e.t.Fatal(err)
@@ -151,7 +152,7 @@ func (e *env) startPoller(cfg renderpoller.Config, hook func(*renderpoller.Polle
 func (e *env) startDispatcher(cfg renderpoller.DispatchConfig) *replica {
 	e.t.Helper()
 	cfg.Brokers = e.kafka.Brokers
-	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: e.db.Pool, Keyring: e.keyring,
+	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: e.db.PoolAs(e.t, pg.RoleRenderPoller), Keyring: e.keyring,
 		Validator: e.validator, Log: e.logger(), Registry: prometheus.NewRegistry()}, cfg)
 	if err != nil {
 		e.t.Fatal(err)
