@@ -151,6 +151,7 @@ var handlers = map[string]handler{
 	schemas.TypeCalloutCancelled:      onCalloutCancelled,
 	schemas.TypeCalloutControlOutcome: onControlOutcome, // controls.go
 	schemas.TypeCalloutCallIn:         onCallIn,         // controls.go
+	schemas.TypeCalloutContactSkipped: onContactSkipped, // roster.go
 	schemas.TypeRenderJobChanged:      onRenderJobChanged,
 	schemas.TypeRenderDispatch:        onRenderDispatch,
 }

@@ -2,12 +2,18 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
+	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/producers/gateway"
+	"github.com/osprey-strike/strike/schemas"
 )
 
 const ospAdmin = "oscar@acme.example" // admin of osp-acme
@@ -134,5 +140,54 @@ func TestAnotherTenantsRosterAnswersTheSameWhetherTheOSPExistsOrNot(t *testing.T
 	got := decode[gateway.RosterView](t, w.do(t, sysadmin, "GET", "/v1/osps/osp-bolt/rosters/metro-north", nil))
 	if got.Contacts[0].Name != devdata.Rosters[1].Contacts[0].Name {
 		t.Errorf("a refused PUT changed Bolt's roster: %+v", got)
+	}
+}
+
+func TestECOViewSaysWhyEachPersonWasOrWasNotCalled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	s := time.Second
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 50, time.Date(2026, 5, 2, 8, 0, 0, 0, time.UTC))
+	recs := []*kgo.Record{e.Created(), e.StartedWithRoster(4, s), e.Skipped(1, schemas.SkipSubstituted, 2*s)}
+	recs = append(recs, e.SubstituteCall(1, schemas.CallNoAnswer, 2*s)...)
+	recs = append(recs, e.Placed(2, 30*s), e.Accepted(2, 40*s), e.Ended(2, schemas.CallAccepted, 41*s),
+		e.Skipped(3, schemas.SkipFilled, 41*s), e.Skipped(4, schemas.SkipFilled, 41*s))
+	if _, err := sink.ApplyRecords(context.Background(), w.db.Pool, w.v, recs); err != nil {
+		t.Fatal(err)
+	}
+	for _, as := range []struct{ user, path string }{
+		{single, "/v1/nocs/noc-northwind/ecos/" + e.ECOID},
+		{agent, "/v1/osps/osp-acme/ecos/" + e.ECOID},
+	} {
+		r := w.do(t, as.user, "GET", as.path, nil)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", as.path, r.status, r.body)
+		}
+		d := decode[gateway.ECODetail](t, r)
+		if d.People == nil || !d.People.Snapshot || len(d.People.People) != 4 {
+			t.Fatalf("%s people %+v, want the 4-person snapshot", as.path, d.People)
+		}
+		var got []string
+		for _, p := range d.People.People {
+			var es []string
+			for _, en := range p.Entries {
+				es = append(es, en.Outcome+":"+en.Result+en.Reason)
+			}
+			got = append(got, fmt.Sprintf("%d %s", p.Position, strings.Join(es, ",")))
+		}
+		want := []string{"1 skipped:substituted,called:no_answer", "2 called:accepted", "3 skipped:filled", "4 skipped:filled"}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s people\n got %v\nwant %v", as.path, got, want)
+		}
+		ada := d.People.People[0]
+		if len(ada.Unavailable) != 1 || ada.Entries[0].Substitute == nil || ada.Entries[1].Callee == nil ||
+			ada.Entries[1].Callee.Phone != sinktest.Substitute.Phone || ada.Entries[0].CallID != ada.Entries[1].CallID {
+			t.Errorf("position 1 %+v: want the window, the substitute named, and the substitute's call as the callee", ada)
+		}
+	}
+	// An ECO from before issue 13 (no snapshot) lists the people who were called.
+	old := decode[gateway.ECODetail](t, w.do(t, single, "GET", "/v1/nocs/noc-northwind/ecos/"+w.ecos["nw-acme-1"].ECOID, nil))
+	if old.People == nil || old.People.Snapshot || len(old.People.People) != 2 {
+		t.Errorf("an ECO without a snapshot: %+v, want its two called people", old.People)
 	}
 }

@@ -190,6 +190,8 @@ type ECODetail struct {
 	ECO
 	Timeline     []TimelineEvent `json:"timeline"`
 	CallAttempts []CallAttempt   `json:"call_attempts"`
+	// People is why each person was or was not called (people.go).
+	People *PeopleView `json:"people,omitempty"`
 }
 
 // getECO returns one ECO of the tenant with its timeline and calls, or ErrNotFound.
@@ -250,5 +252,6 @@ func getECO(ctx context.Context, pool *pgxpool.Pool, kind, tenant, ecoID string)
 	if d.CallAttempts == nil {
 		d.CallAttempts = []CallAttempt{}
 	}
+	d.People = peopleOf(d.Timeline, d.CallAttempts)
 	return d, nil
 }
