@@ -79,9 +79,11 @@ topic (strike.noc.<noc>.outcomes.v1; strike.eco.events.v1 when --topic is strike
 			if topic == "" {
 				topic = topics.NOCIngress(req.NOCTenantID)
 			}
-			outcomes := topics.ECOEvents
-			if noc, ok := topics.IngressNOC(topic); ok {
-				outcomes = topics.NOCEgress(noc) // the NOC the broker knows us as, whatever the body says
+			outcomes, noc := topics.ECOEvents, req.NOCTenantID
+			if sender, ok := topics.IngressNOC(topic); ok {
+				// The NOC the broker knows us as, whatever the body says: its egress topic, and
+				// the NOC whose request id this is.
+				outcomes, noc = topics.NOCEgress(sender), sender
 			}
 			var waiter *ecorequest.Waiter
 			if wait {
@@ -107,7 +109,7 @@ topic (strike.noc.<noc>.outcomes.v1; strike.eco.events.v1 when --topic is strike
 			}
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			o, err := waiter.Wait(wctx, req.RequestID)
+			o, err := waiter.Wait(wctx, noc, req.RequestID)
 			if err != nil {
 				return err
 			}

@@ -195,7 +195,7 @@ func BenchmarkRingDowns10k(b *testing.B) {
 		var idsOf []string
 		for range count {
 			reqID := uuid.NewString()
-			ev := schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "BNCH-" + reqID[:8], Number: 1,
+			ev := schemas.ECOCreated{ECOID: ids.ECOID(devdata.NOCNorthwind, reqID), RequestID: reqID, JobNumber: "BNCH-" + reqID[:8], Number: 1,
 				NOCTenantID: devdata.NOCNorthwind, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
 				Site: schemas.Site{Name: "Exchange 7", Address: "1 Main St"}, Summary: "Fibre cut on ring 4",
 				RequestedBy: schemas.Requester{Name: "Noor"}, PeopleNeeded: 1,

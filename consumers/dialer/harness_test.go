@@ -451,7 +451,7 @@ func must(t testing.TB, err error) {
 func (e *env) created(osp string, eng schemas.Engagement, people int) string {
 	e.t.Helper()
 	reqID := uuid.NewString()
-	ev := schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
+	ev := schemas.ECOCreated{ECOID: ids.ECOID(devdata.NOCNorthwind, reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
 		NOCTenantID: devdata.NOCNorthwind, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
 		Site: schemas.Site{Name: "Exchange 7"}, Summary: "Fibre cut", RequestedBy: schemas.Requester{Name: "Noor"},
 		PeopleNeeded: people, Engagement: eng, CreatedAt: e.clock.Now().UTC()}
@@ -512,7 +512,7 @@ func (e *env) createdFor(noc, osp string) string {
 // createdEvent is an eco.created of noc's ECO at osp (P1, one pass, 10 s ring).
 func (e *env) createdEvent(noc, osp string) schemas.ECOCreated {
 	reqID := uuid.NewString()
-	return schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
+	return schemas.ECOCreated{ECOID: ids.ECOID(noc, reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
 		NOCTenantID: noc, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
 		Site: schemas.Site{Name: "Exchange 7"}, Summary: "Fibre cut", RequestedBy: schemas.Requester{Name: "Noor"},
 		PeopleNeeded: 1, Engagement: engagement(1, 0, 1200, 10), CreatedAt: e.clock.Now().UTC()}

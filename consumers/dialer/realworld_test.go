@@ -142,7 +142,7 @@ func TestRedeliveredCreatedNeverRingsAFinishedECO(t *testing.T) {
 	osp, ph := e.osp(1)
 	e.sim.SetBehaviour(ph[0], accept(time.Second))
 	reqID := uuid.NewString()
-	created := schemas.ECOCreated{ECOID: ids.ECOID(reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
+	created := schemas.ECOCreated{ECOID: ids.ECOID(devdata.NOCNorthwind, reqID), RequestID: reqID, JobNumber: "JOB-" + reqID[:8], Number: 1,
 		NOCTenantID: devdata.NOCNorthwind, OSPTenantID: osp, Region: devdata.RegionMetro, Priority: "P1",
 		Site: schemas.Site{Name: "Exchange 7"}, Summary: "Fibre cut", RequestedBy: schemas.Requester{Name: "Noor"},
 		PeopleNeeded: 1, Engagement: engagement(1, 0, 1200, 10), CreatedAt: e.clock.Now().UTC()}

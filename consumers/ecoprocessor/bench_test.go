@@ -122,7 +122,7 @@ func (tb *benchBundle) waitFor(b *testing.B, reqs []*schemas.ECORequest, timeout
 	b.Helper()
 	want := map[string]bool{}
 	for _, r := range reqs {
-		want[ids.ECOID(r.RequestID)] = true
+		want[ids.ECOID(r.NOCTenantID, r.RequestID)] = true
 	}
 	cl := kafkatest.Client(b, tb.kafka.Brokers, kgo.ConsumeTopics(topics.ECOEvents),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -140,7 +140,7 @@ func (tb *benchBundle) waitFor(b *testing.B, reqs []*schemas.ECORequest, timeout
 func (tb *benchBundle) collectLatencies(b *testing.B, reqs []*schemas.ECORequest, sent map[string]time.Time, mu *sync.Mutex) []time.Duration {
 	byECO := map[string]string{}
 	for _, r := range reqs {
-		byECO[ids.ECOID(r.RequestID)] = r.RequestID
+		byECO[ids.ECOID(r.NOCTenantID, r.RequestID)] = r.RequestID
 	}
 	cl := kafkatest.Client(b, tb.kafka.Brokers, kgo.ConsumeTopics(topics.ECOEvents),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

@@ -301,8 +301,8 @@ func (p *Processor) misplaced(r *kgo.Record) error {
 // foreign rejects a request or cancel on a NOC's ingress topic whose body names another NOC
 // (tenant_mismatch), or returns nil. The topic is what the broker let that NOC's principal
 // write; the body proves nothing. The rejection belongs to the NOC that sent it: its tenant is
-// the topic's, and its ECO id is derived from that NOC and the request id, so it can neither
-// touch nor reveal the named NOC's ECO.
+// the topic's, and its ECO id is a refusal's of that NOC (ids.RefusedECOID), so it can neither
+// touch nor reveal the named NOC's ECO, nor the sender's own ECO under that request id.
 func (p *Processor) foreign(r *kgo.Record, requestID, noc, osp string, now time.Time) *kgo.Record {
 	sender, ok := topics.IngressNOC(r.Topic)
 	if !ok || sender == noc {
@@ -310,13 +310,13 @@ func (p *Processor) foreign(r *kgo.Record, requestID, noc, osp string, now time.
 	}
 	p.log.Warn().Str("topic", r.Topic).Str(logging.FieldNOC, sender).Str("named_noc", noc).Str("request_id", requestID).
 		Msg("request names another NOC than its ingress topic's; rejected")
-	ecoID := ids.ECOID(sender + "/" + requestID)
+	ecoID := ids.RefusedECOID(sender, requestID, r.Value)
 	return event(topics.ECOEvents, ecoID, schemas.TypeECORejected, now, schemas.ECORejected{
 		ECOID: ecoID, RequestID: requestID, NOCTenantID: sender, OSPTenantID: osp,
 		Reason:     schemas.ReasonTenantMismatch,
 		Detail:     fmt.Sprintf("the request names NOC %q but arrived on %s, NOC %q's ingress topic", noc, r.Topic, sender),
 		RejectedAt: now.UTC(),
-	}, requestID, schemas.ReasonTenantMismatch)
+	}, rejectionID(ecoID, sender, requestID, schemas.ReasonTenantMismatch)...)
 }
 
 // decision is what happens to one input record.
@@ -350,7 +350,8 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	// part (building the allocation batch) stays sequential below.
 	checkAll(len(recs), func(i int) { p.check(&ds[i], recs[i], now) })
 	var batch []AllocationRequest
-	var cancels, refused []string
+	var cancels []string
+	var refused []RequestKey
 	for i := range ds {
 		d := &ds[i]
 		switch {
@@ -363,12 +364,12 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			}
 			d.alloc = len(batch)
 			batch = append(batch, AllocationRequest{
-				RequestID: d.req.RequestID, ECOID: ids.ECOID(d.req.RequestID), NOCTenantID: d.req.NOCTenantID,
+				RequestID: d.req.RequestID, ECOID: ids.ECOID(d.req.NOCTenantID, d.req.RequestID), NOCTenantID: d.req.NOCTenantID,
 				OSPTenantID: d.req.OSPTenantID, Region: d.req.Region, FailoverOSPIDs: failover,
 				Request: d.in.Value, // valid JSON: it passed the schema
 			})
 		case d.refused != nil:
-			refused = append(refused, d.refused.RequestID)
+			refused = append(refused, RequestKey{NOCTenantID: d.refused.NOCTenantID, RequestID: d.refused.RequestID})
 		}
 	}
 
@@ -402,7 +403,7 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	// it, a wrong key or partition) that already has an allocation gets its eco.created again,
 	// from the stored original: otherwise its number would stay a gap for good. Looked up after
 	// the allocations, so a refused repeat of a request numbered in this batch finds it too.
-	var existing map[string]Allocation
+	var existing map[RequestKey]Allocation
 	if len(refused) > 0 {
 		var err error
 		if existing, err = p.deps.Store.FindAllocations(ctx, refused); err != nil {
@@ -418,7 +419,7 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			d.out = p.cancelled(*d.cancel, ecos, now)
 		}
 		if d.refused != nil {
-			if a, ok := existing[d.refused.RequestID]; ok && a.NOCTenantID == d.refused.NOCTenantID && a.OSPTenantID == d.refused.OSPTenantID {
+			if a, ok := existing[RequestKey{NOCTenantID: d.refused.NOCTenantID, RequestID: d.refused.RequestID}]; ok && a.OSPTenantID == d.refused.OSPTenantID {
 				if req, ok := p.original(a, d); ok {
 					p.log.Warn().Str(logging.FieldRequest, a.RequestID).Str(logging.FieldOSP, a.OSPTenantID).
 						Int64("number", a.Number).Str("refusal", outcomeOf(d.out)).
@@ -429,10 +430,14 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		}
 		if d.alloc >= 0 {
 			a := allocs[d.alloc]
-			if a.Created {
+			switch {
+			case a.Created:
 				req, _ := p.original(a, d)
 				d.out = p.created(req, a)
-			} else {
+			case a.Reason == schemas.ReasonRequestIDConflict:
+				// Shown under an id of its own: the ECO this NOC's id names stays untouched.
+				d.out = p.rejected(d.req, ids.RefusedECOID(d.req.NOCTenantID, d.req.RequestID, d.in.Value), a.Reason, a.Detail, now)
+			default:
 				d.out = p.rejected(d.req, a.ECOID, a.Reason, a.Detail, now)
 			}
 		}
@@ -524,7 +529,7 @@ func (p *Processor) check(d *decision, r *kgo.Record, now time.Time) {
 		return
 	}
 	if err := p.cfg.Guardrails.CheckRequest(d.req.PeopleNeeded, d.req.Engagement); err != nil {
-		d.out = p.rejected(d.req, ids.ECOID(d.req.RequestID), schemas.ReasonOverrideOutOfBounds, err.Error(), now)
+		d.out = p.rejected(d.req, ids.ECOID(d.req.NOCTenantID, d.req.RequestID), schemas.ReasonOverrideOutOfBounds, err.Error(), now)
 	}
 }
 
@@ -593,7 +598,7 @@ func (p *Processor) cancelled(c schemas.ECOCancel, ecos map[string]ECO, now time
 			ECOID: c.ECOID, RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID,
 			Reason: schemas.ReasonUnknownECO, Detail: fmt.Sprintf("no ECO %s for NOC %s and OSP %s", c.ECOID, c.NOCTenantID, c.OSPTenantID),
 			RejectedAt: now.UTC(),
-		}, c.RequestID, schemas.ReasonUnknownECO)
+		}, rejectionID(c.ECOID, c.NOCTenantID, c.RequestID, schemas.ReasonUnknownECO)...)
 	}
 	return event(topics.ECOEvents, c.ECOID, schemas.TypeECOCancelled, now, schemas.ECOCancelled{
 		ECOID: c.ECOID, RequestID: c.RequestID, NOCTenantID: c.NOCTenantID, OSPTenantID: c.OSPTenantID,
@@ -651,7 +656,14 @@ func (p *Processor) rejected(req schemas.ECORequest, ecoID, reason, detail strin
 		Region: req.Region, Reason: reason, Detail: detail, ParentECOID: req.ParentECOID,
 		RejectedAt: now.UTC(),
 	}
-	return event(topics.ECOEvents, ecoID, schemas.TypeECORejected, now, ev, req.RequestID, reason)
+	return event(topics.ECOEvents, ecoID, schemas.TypeECORejected, now, ev, rejectionID(ecoID, req.NOCTenantID, req.RequestID, reason)...)
+}
+
+// rejectionID are the parts of an eco.rejected's ce_id: the NOC's request id is only unique
+// within the NOC, and a refusal shown under an ECO id of its own differs from the request's
+// other rejections by that id.
+func rejectionID(ecoID, noc, requestID, reason string) []string {
+	return []string{ecoID, noc, requestID, reason}
 }
 
 // event marshals v as the value of a record of type typ keyed by key, whose ce_id is derived from

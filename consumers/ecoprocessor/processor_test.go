@@ -467,22 +467,30 @@ func withOverrides(r *schemas.ECORequest, o *schemas.EngagementOverrides) *schem
 	return r
 }
 
-func TestReusedRequestIDForAnotherTenantIsRejected(t *testing.T) {
+// A NOC reusing its own request id for another request is refused as a conflict, under an ECO
+// id of the refusal's own. (Another NOC's use of the id is no conflict at all:
+// requestid_test.go.)
+func TestReusedRequestIDForAnotherRequestIsRejected(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.startReplica(t, "a", nil, nil)
 	first := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
-	other := request(devdata.NOCHarbor, devdata.OSPAcme, devdata.RegionMetro)
-	other.RequestID = first.RequestID
+	other := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro) // same key: after first
+	other.RequestID, other.Summary = first.RequestID, "another outage"
 	b.produce(t, first, other)
 	recs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 2, 30*time.Second)
 	if len(recs) != 2 {
 		t.Fatalf("got %d events, want 2", len(recs))
 	}
+	var created schemas.ECOCreated
 	var rej schemas.ECORejected
+	mustJSON(t, recs[0].Value, &created)
 	mustJSON(t, recs[1].Value, &rej)
-	if rej.Reason != schemas.ReasonRequestIDConflict || rej.NOCTenantID != devdata.NOCHarbor {
-		t.Errorf("second event = %+v, want a request_id_conflict rejection for Harbor", rej)
+	if rej.Reason != schemas.ReasonRequestIDConflict || rej.NOCTenantID != devdata.NOCNorthwind {
+		t.Errorf("second event = %+v, want Northwind's second request rejected as request_id_conflict", rej)
+	}
+	if created.ECOID == "" || rej.ECOID == created.ECOID {
+		t.Errorf("the conflict is shown under ECO %s, the created ECO's (%s)", rej.ECOID, created.ECOID)
 	}
 }
 
@@ -589,7 +597,7 @@ func TestCancelOfAnExistingECOBecomesECOCancelledAndOthersAreRefused(t *testing.
 	t.Parallel()
 	b := setup(t)
 	req := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
-	ecoID := ids.ECOID(req.RequestID)
+	ecoID := ids.ECOID(req.NOCTenantID, req.RequestID)
 	cancel := func(noc, osp, eco string) *kgo.Record {
 		rec, err := ecorequest.CancelRecord(b.validator, &schemas.ECOCancel{ECOID: eco, NOCTenantID: noc, OSPTenantID: osp,
 			RequestedBy: schemas.Requester{Name: "Noor"}, Reason: "restored"}, "test", time.Now())

@@ -50,11 +50,16 @@ type Store interface {
 	// Allocate decides reqs in order in one transaction and returns one Allocation per request,
 	// in the same order. A request that already had a number gets it again.
 	Allocate(ctx context.Context, reqs []AllocationRequest) ([]Allocation, error)
-	// FindAllocations returns the allocations that exist for requestIDs, by request id, with
-	// their stored original, the NOC's policy and the link's overrides.
-	FindAllocations(ctx context.Context, requestIDs []string) (map[string]Allocation, error)
+	// FindAllocations returns the allocations that exist for keys, with their stored original,
+	// the NOC's policy and the link's overrides.
+	FindAllocations(ctx context.Context, keys []RequestKey) (map[RequestKey]Allocation, error)
 	// FindECOs returns the ECOs among ecoIDs that exist, by eco id.
 	FindECOs(ctx context.Context, ecoIDs []string) (map[string]ECO, error)
+}
+
+// RequestKey names a request: request ids are namespaced per NOC.
+type RequestKey struct {
+	NOCTenantID, RequestID string
 }
 
 // ECO is an allocated ECO as a cancel needs it.
@@ -137,7 +142,11 @@ func policyAndLink(loop, retry, maxRetry *int, failover []string, ring *int, lin
 }
 
 // FindAllocations implements Store.
-func (s PGStore) FindAllocations(ctx context.Context, requestIDs []string) (map[string]Allocation, error) {
+func (s PGStore) FindAllocations(ctx context.Context, keys []RequestKey) (map[RequestKey]Allocation, error) {
+	nocs, rids := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		nocs[i], rids[i] = k.NOCTenantID, k.RequestID
+	}
 	rows, err := s.Pool.Query(ctx, `SELECT a.request_id, a.eco_id::text, a.noc_tenant_id, a.osp_tenant_id, a.number,
 		a.job_number, a.allocated_at, a.request,
 		p.loop_count, p.retry_after_seconds, p.max_retries, p.failover_osp_ids, p.ring_duration_seconds,
@@ -145,12 +154,12 @@ func (s PGStore) FindAllocations(ctx context.Context, requestIDs []string) (map[
 		FROM job_allocations a
 		LEFT JOIN noc_callout_policies p ON p.noc_tenant_id = a.noc_tenant_id
 		LEFT JOIN noc_osp_links l ON l.noc_tenant_id = a.noc_tenant_id AND l.osp_tenant_id = a.osp_tenant_id
-		WHERE a.request_id = ANY($1::text[])`, requestIDs)
+		JOIN unnest($1::text[], $2::text[]) AS k(noc, rid) ON a.noc_tenant_id = k.noc AND a.request_id = k.rid`, nocs, rids)
 	if err != nil {
 		return nil, fmt.Errorf("find allocations: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[string]Allocation, len(requestIDs))
+	out := make(map[RequestKey]Allocation, len(keys))
 	for rows.Next() {
 		var (
 			a        Allocation
@@ -168,7 +177,7 @@ func (s PGStore) FindAllocations(ctx context.Context, requestIDs []string) (map[
 		}
 		a.Created, a.Redelivered = true, true
 		a.Policy, a.Link = policyAndLink(loop, retry, maxRetry, failover, ring, link)
-		out[a.RequestID] = a
+		out[RequestKey{NOCTenantID: a.NOCTenantID, RequestID: a.RequestID}] = a
 	}
 	return out, rows.Err()
 }

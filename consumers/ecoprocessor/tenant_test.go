@@ -56,8 +56,10 @@ func TestARequestOnANOCsIngressNamingAnotherNOCIsRejected(t *testing.T) {
 		t.Errorf("reason %q, want %q", r.Reason, schemas.ReasonTenantMismatch)
 	case r.NOCTenantID != devdata.NOCNorthwind:
 		t.Errorf("the rejection is %s's, want the sender's (%s)", r.NOCTenantID, devdata.NOCNorthwind)
-	case r.ECOID == ids.ECOID(forged.RequestID):
+	case r.ECOID == ids.ECOID(devdata.NOCHarbor, forged.RequestID):
 		t.Error("the rejection carries the ECO id Harbor's own request would have: it could touch Harbor's ECO")
+	case r.ECOID == ids.ECOID(devdata.NOCNorthwind, forged.RequestID):
+		t.Error("the rejection carries the ECO id of Northwind's own request with that id: it could touch that ECO")
 	}
 	if c, ok := o.created[own.RequestID]; !ok || c.NOCTenantID != devdata.NOCNorthwind {
 		t.Errorf("Northwind's own request on its ingress: %+v, want created for Northwind", c)

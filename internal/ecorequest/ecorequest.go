@@ -34,7 +34,7 @@ func Record(v *schemas.Validator, req *schemas.ECORequest, source string, now ti
 		return nil, err
 	}
 	return cloudevents.Record(topics.ECORequests, req.OSPTenantID, cloudevents.Event{
-		ID:      ids.EventID(schemas.TypeECORequest, req.RequestID),
+		ID:      ids.EventID(schemas.TypeECORequest, req.NOCTenantID, req.RequestID), // request ids are the NOC's
 		Type:    schemas.TypeECORequest,
 		Source:  source,
 		Subject: req.RequestID,
@@ -57,7 +57,7 @@ func CancelRecord(v *schemas.Validator, c *schemas.ECOCancel, source string, now
 		return nil, err
 	}
 	return cloudevents.Record(topics.ECORequests, c.OSPTenantID, cloudevents.Event{
-		ID:      ids.EventID(schemas.TypeECOCancel, c.RequestID),
+		ID:      ids.EventID(schemas.TypeECOCancel, c.NOCTenantID, c.RequestID),
 		Type:    schemas.TypeECOCancel,
 		Source:  source,
 		Subject: c.ECOID,
@@ -121,9 +121,11 @@ func NewWaiter(ctx context.Context, brokers []string, topic string, opts ...kgo.
 	return &Waiter{cl: cl}, nil
 }
 
-// Wait returns the outcome of requestID, or ctx's error.
-func (w *Waiter) Wait(ctx context.Context, requestID string) (Outcome, error) {
-	ecoID := ids.ECOID(requestID)
+// Wait returns the outcome of NOC noc's request requestID, or ctx's error. Request ids are
+// namespaced per NOC, so an outcome counts only when it is noc's: on strike.eco.events.v1 another
+// NOC's request with the same id has outcomes too. noc is the NOC the broker knows the tool as
+// (its ingress topic's), which a tenant_mismatch rejection carries whatever the body said.
+func (w *Waiter) Wait(ctx context.Context, noc, requestID string) (Outcome, error) {
 	for {
 		fs := w.cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -135,17 +137,22 @@ func (w *Waiter) Wait(ctx context.Context, requestID string) (Outcome, error) {
 			if out.Created != nil || out.Rejected != nil {
 				return
 			}
-			typ, _ := cloudevents.Header(r, cloudevents.HeaderType)
-			switch {
-			case typ == schemas.TypeECOCreated && string(r.Key) == ecoID:
-				out.Created = new(schemas.ECOCreated)
-				decodeErr = json.Unmarshal(r.Value, out.Created)
-			case typ == schemas.TypeECORejected:
-				// A rejection may carry an ECO id of its own (tenant_mismatch): match the request.
+			// Matched by the request, not by ECO id: a refusal carries an ECO id of its own
+			// (tenant_mismatch, request_id_conflict), and an ECO allocated before ids were per
+			// NOC keeps the id it had.
+			switch typ, _ := cloudevents.Header(r, cloudevents.HeaderType); typ {
+			case schemas.TypeECOCreated:
+				var c schemas.ECOCreated
+				if err := json.Unmarshal(r.Value, &c); err != nil {
+					decodeErr = err
+				} else if c.NOCTenantID == noc && c.RequestID == requestID {
+					out.Created = &c
+				}
+			case schemas.TypeECORejected:
 				var rej schemas.ECORejected
 				if err := json.Unmarshal(r.Value, &rej); err != nil {
 					decodeErr = err
-				} else if rej.RequestID == requestID {
+				} else if rej.NOCTenantID == noc && rej.RequestID == requestID {
 					out.Rejected = &rej
 				}
 			}

@@ -18,9 +18,10 @@ import (
 	"github.com/osprey-strike/strike/schemas"
 )
 
-// A NOC tool waits on its NOC's egress topic. Its request's outcome is found by ECO id when
-// created, and by request id when rejected under an ECO id of the rejection's own
-// (tenant_mismatch); another request's outcome is not taken for its own.
+// A NOC tool waits on its NOC's egress topic. Its request's outcome is found by NOC and request
+// id, also when rejected under an ECO id of the rejection's own (tenant_mismatch); another
+// request's outcome, and another NOC's request with the same id (as on strike.eco.events.v1),
+// are not taken for its own.
 func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 	t.Parallel()
 	k := kafkatest.New(t)
@@ -48,9 +49,10 @@ func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 		}
 	}
 	other, mine, created := uuid.NewString(), uuid.NewString(), uuid.NewString()
-	produce(ids.ECOID("noc-a/"+other), schemas.TypeECORejected, schemas.ECORejected{RequestID: other, Reason: schemas.ReasonTenantMismatch})
-	produce(ids.ECOID("noc-a/"+mine), schemas.TypeECORejected, schemas.ECORejected{RequestID: mine, Reason: schemas.ReasonTenantMismatch})
-	o, err := w.Wait(ctx, mine)
+	produce(ids.RefusedECOID("noc-a", other, nil), schemas.TypeECORejected, schemas.ECORejected{RequestID: other, NOCTenantID: "noc-a", Reason: schemas.ReasonTenantMismatch})
+	produce(ids.ECOID("noc-b", mine), schemas.TypeECOCreated, schemas.ECOCreated{ECOID: ids.ECOID("noc-b", mine), RequestID: mine, NOCTenantID: "noc-b", JobNumber: "NOT-MINE"})
+	produce(ids.RefusedECOID("noc-a", mine, nil), schemas.TypeECORejected, schemas.ECORejected{RequestID: mine, NOCTenantID: "noc-a", Reason: schemas.ReasonTenantMismatch})
+	o, err := w.Wait(ctx, "noc-a", mine)
 	if err != nil || o.Rejected == nil || o.Rejected.RequestID != mine || o.Rejected.Reason != schemas.ReasonTenantMismatch {
 		t.Fatalf("outcome of the rejected request: %+v, %v", o, err)
 	}
@@ -61,8 +63,9 @@ func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	produce(ids.ECOID(created), schemas.TypeECOCreated, schemas.ECOCreated{ECOID: ids.ECOID(created), RequestID: created, JobNumber: "ACME-1"})
-	o, err = w2.Wait(ctx, created)
+	produce(ids.ECOID("noc-b", created), schemas.TypeECOCreated, schemas.ECOCreated{ECOID: ids.ECOID("noc-b", created), RequestID: created, NOCTenantID: "noc-b", JobNumber: "NOT-MINE"})
+	produce(ids.ECOID("noc-a", created), schemas.TypeECOCreated, schemas.ECOCreated{ECOID: ids.ECOID("noc-a", created), RequestID: created, NOCTenantID: "noc-a", JobNumber: "ACME-1"})
+	o, err = w2.Wait(ctx, "noc-a", created)
 	if err != nil || o.Created == nil || o.Created.JobNumber != "ACME-1" {
 		t.Fatalf("outcome of the created request: %+v, %v", o, err)
 	}

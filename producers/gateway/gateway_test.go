@@ -20,6 +20,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
@@ -562,5 +563,69 @@ func TestRowLevelSecurityLimitsAQueryWithoutATenantFilter(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("the API role can read api_tokens")
+	}
+}
+
+// Request ids are namespaced per NOC: another NOC's use of an id neither refuses nor reveals
+// anything (no 409 across NOCs), each NOC's request names its own ECO, and a retry re-sends the
+// stored original (same document, requested_at and requester included) rather than a new one
+// the eco-processor would call a conflict.
+func TestHTTPIntakeRequestIDsArePerNOC(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	const id = "0b5b3d7e-2f0c-4a51-8d4e-3c2a1b0f9e8d"
+	nw := validCreate(devdata.OSPAcme)
+	nw["request_id"] = id
+	hb := validCreate(devdata.OSPAcme)
+	hb["request_id"], hb["summary"] = id, "Harbor cabinet fire"
+
+	r := w.do(t, multi, "POST", "/v1/nocs/noc-northwind/ecos", nw)
+	if r.status != 202 {
+		t.Fatalf("Northwind's intake: %d %s", r.status, r.body)
+	}
+	first := decode[gateway.IntakeResponse](t, r)
+	r = w.do(t, multi, "POST", "/v1/nocs/noc-harbor/ecos", hb)
+	if r.status != 202 {
+		t.Fatalf("Harbor's intake with Northwind's request id: %d %s, want 202: the id is Harbor's own", r.status, r.body)
+	}
+	theirs := decode[gateway.IntakeResponse](t, r)
+	if theirs.ECOID == first.ECOID || theirs.Replayed {
+		t.Errorf("Harbor's request: %+v; Northwind's: %+v; want another ECO, not a replay", theirs, first)
+	}
+	for _, c := range []struct {
+		noc string
+		ack gateway.IntakeResponse
+	}{{devdata.NOCNorthwind, first}, {devdata.NOCHarbor, theirs}} {
+		if want := ids.ECOID(c.noc, id); c.ack.ECOID != want {
+			t.Errorf("%s's ECO id %s, want %s, the one the eco-processor gives it", c.noc, c.ack.ECOID, want)
+		}
+	}
+	// Another operator of Northwind retries the same body: the stored original goes out again.
+	again := decode[gateway.IntakeResponse](t, w.do(t, single, "POST", "/v1/nocs/noc-northwind/ecos", nw))
+	if again.ECOID != first.ECOID || !again.Replayed {
+		t.Errorf("retry: %+v, want %s replayed", again, first.ECOID)
+	}
+	nw["summary"] = "another outage under the same id"
+	if r := w.do(t, multi, "POST", "/v1/nocs/noc-northwind/ecos", nw); r.status != 409 || r.slug() != gateway.ProbRequestIDConflict {
+		t.Errorf("Northwind, same id, another body: %d %s, want 409", r.status, r.body)
+	}
+
+	recs := kafkatest.ReadAll(t, w.kafka.Brokers, "strike.eco.requests.v1", 3, 10*time.Second)
+	if len(recs) != 3 {
+		t.Fatalf("%d requests produced, want 3", len(recs))
+	}
+	byNOC := map[string][][]byte{}
+	for _, rec := range recs {
+		var req schemas.ECORequest
+		if err := w.v.Decode(schemas.TypeECORequest, rec.Value, &req); err != nil {
+			t.Fatal(err)
+		}
+		byNOC[req.NOCTenantID] = append(byNOC[req.NOCTenantID], rec.Value)
+	}
+	if nws := byNOC[devdata.NOCNorthwind]; len(nws) != 2 || !bytes.Equal(nws[0], nws[1]) {
+		t.Errorf("Northwind's request and its retry:\n%s\n%s\nwant the same document twice", nws[0], nws[1])
+	}
+	if len(byNOC[devdata.NOCHarbor]) != 1 {
+		t.Errorf("Harbor's requests: %d, want 1", len(byNOC[devdata.NOCHarbor]))
 	}
 }

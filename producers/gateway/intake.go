@@ -163,35 +163,40 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 				FieldError{field, "no active link"})
 		}
 	}
-	ecoID := ids.ECOID(body.RequestID)
+	ecoID := ids.ECOID(c.tenant, body.RequestID)
 	return a.produceIntake(w, r, c, "create", body.RequestID, body.OSPTenantID, ecoID, bodyHash(body), rec)
 }
 
-// produceIntake records the request id (idempotency) and produces rec. A retry with the same id
-// and body is produced again (the eco-processor dedupes by request id) and answered the same; the
-// same id with another body is a conflict.
+// produceIntake records the request id (idempotency) with the record and produces rec. Request
+// ids are namespaced per NOC: only the NOC's own earlier use of the id counts, so an answer never
+// says whether another NOC used it. A retry with the same id and body re-sends the stored
+// original (the eco-processor dedupes by NOC and request id and sees the same document) and is
+// answered the same; the same id with another body is a conflict.
 func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, kind, requestID, osp, ecoID string, hash []byte, rec *kgo.Record) *Problem {
 	ctx := r.Context()
 	var inserted bool
-	err := a.deps.Pool.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id) DO NOTHING RETURNING true`,
-		requestID, kind, c.tenant, osp, ecoID, hash, c.id.UserID).Scan(&inserted)
+	err := a.deps.Pool.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id, produced)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (noc_tenant_id, request_id) DO NOTHING RETURNING true`,
+		requestID, kind, c.tenant, osp, ecoID, hash, c.id.UserID, rec.Value).Scan(&inserted)
 	replayed := false
 	if errors.Is(err, pgx.ErrNoRows) {
-		var prevKind, prevNOC string
-		var prevHash []byte
-		if err := a.deps.Pool.QueryRow(ctx, `SELECT kind, noc_tenant_id, body_sha256 FROM intake_requests WHERE request_id = $1`,
-			requestID).Scan(&prevKind, &prevNOC, &prevHash); err != nil {
+		var prevKind, prevECO string
+		var prevHash, produced []byte
+		if err := a.deps.Pool.QueryRow(ctx, `SELECT kind, body_sha256, eco_id::text, produced FROM intake_requests
+			WHERE noc_tenant_id = $1 AND request_id = $2`, c.tenant, requestID).Scan(&prevKind, &prevHash, &prevECO, &produced); err != nil {
 			a.log.Error().Err(err).Msg("read intake request")
 			return errInternal
 		}
-		if prevKind != kind || prevNOC != c.tenant || !bytes.Equal(prevHash, hash) {
+		if prevKind != kind || !bytes.Equal(prevHash, hash) {
 			a.metrics.intake.WithLabelValues(kind, "conflict").Inc()
 			return problem(http.StatusConflict, ProbRequestIDConflict, "Request id already used",
-				"This request_id was already used for a different request. Use a new UUID for a new request.",
+				"This NOC already used this request_id for a different request. Use a new UUID for a new request.",
 				FieldError{"request_id", "already used for a different request"})
 		}
-		replayed = true
+		replayed, ecoID = true, prevECO // an ECO from before ids were per NOC keeps its id
+		if produced != nil {
+			rec.Value = produced // rows from before the record was stored are re-sent as rebuilt
+		}
 	} else if err != nil {
 		a.log.Error().Err(err).Msg("save intake request")
 		return errInternal

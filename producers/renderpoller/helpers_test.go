@@ -279,7 +279,7 @@ func (e *env) eco(osp string) schemas.ECOCreated {
 	ctx := context.Background()
 	reqID := uuid.NewString()
 	allocs, err := ecoprocessor.PGStore{Pool: e.db.Pool}.Allocate(ctx, []ecoprocessor.AllocationRequest{{
-		RequestID: reqID, ECOID: ids.ECOID(reqID), NOCTenantID: devdata.NOCNorthwind, OSPTenantID: osp, Region: devdata.RegionMetro,
+		RequestID: reqID, ECOID: ids.ECOID(devdata.NOCNorthwind, reqID), NOCTenantID: devdata.NOCNorthwind, OSPTenantID: osp, Region: devdata.RegionMetro,
 	}})
 	must(e.t, err)
 	if !allocs[0].Created {

@@ -120,7 +120,7 @@ func (m Machine) endRound(s *State, out *Output, now time.Time, cause, detail st
 		out.Events = append(out.Events, Event{Type: schemas.TypeCalloutFailedOver,
 			ID: ids.EventID(schemas.TypeCalloutFailedOver, s.ECO.ECOID, to), At: now,
 			Value: schemas.FailedOver{CalloutRef: s.ref(), ToOSPTenantID: to, NewRequestID: req.RequestID,
-				NewECOID: ids.ECOID(req.RequestID), FailedOverAt: now.UTC()}})
+				NewECOID: ids.ECOID(req.NOCTenantID, req.RequestID), FailedOverAt: now.UTC()}})
 		m.finish(s, out, PhaseFailedOver, now)
 		return nil
 	}

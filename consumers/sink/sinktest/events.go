@@ -25,7 +25,7 @@ type ECO struct {
 // NewECO returns an ECO with fresh ids created at at.
 func NewECO(noc, osp string, n int, at time.Time) ECO {
 	req := uuid.NewString()
-	return ECO{RequestID: req, ECOID: ids.ECOID(req), NOC: noc, OSP: osp,
+	return ECO{RequestID: req, ECOID: ids.ECOID(noc, req), NOC: noc, OSP: osp,
 		JobNumber: fmt.Sprintf("JOB-%s-%05d", osp, n), Region: "metro-north",
 		Summary: fmt.Sprintf("Fibre cut %d at %s", n, noc), At: at.UTC()}
 }
