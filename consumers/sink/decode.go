@@ -162,8 +162,12 @@ func decodeAs[T any](v *schemas.Validator, typ string, raw []byte) (T, error) {
 	return out, err
 }
 
-// withTimeline appends the timeline row every projected event has.
+// withTimeline appends the timeline row every projected event has. An event without a board
+// write gets the tenant probe first, so the writer learns when it was ignored.
 func withTimeline(ce cloudevents.Event, ecoID, noc, osp string, at time.Time, raw []byte, s ...stmt) []stmt {
+	if len(s) == 0 || s[0].sql != sqlBoard {
+		s = append([]stmt{{sqlOtherTenants, []any{ecoID, noc, osp}}}, s...)
+	}
 	return append(s, stmt{sqlTimeline, []any{ce.ID, ecoID, noc, osp, ce.Type, at, json.RawMessage(raw)}})
 }
 

@@ -261,8 +261,11 @@ func TestEventsWhoseTenantsDisagreeWithTheRowAreIgnoredAndCounted(t *testing.T) 
 	// The row exists first: events on two topics have no order between them.
 	b.produce(t, mine.Created())
 	b.awaitCaughtUp(t)
+	nora := schemas.Actor{Kind: "noc", TenantID: "noc-b", Role: "operator", User: schemas.Requester{Name: "Nora"}}
 	b.produce(t, otherNOC.Rejected(schemas.ReasonRequestIDConflict), otherNOC.Created(),
-		otherOSP.Started(time.Second), otherOSP.Placed(1, 2*time.Second), mine.Started(3*time.Second))
+		otherOSP.Started(time.Second), otherOSP.Placed(1, 2*time.Second),
+		otherNOC.ControlOutcome(nora, schemas.ControlStop, schemas.ControlApplied, "", 2*time.Second), // timeline only
+		mine.Started(3*time.Second))
 	b.awaitCaughtUp(t)
 
 	var summary, region, status, noc, osp, job string
@@ -288,13 +291,13 @@ func TestEventsWhoseTenantsDisagreeWithTheRowAreIgnoredAndCounted(t *testing.T) 
 		t.Errorf("%d timeline rows of other tenants, %d call attempts, %d timeline rows; want 0, 0 and the ECO's own 2",
 			foreignTimeline, attempts, timeline)
 	}
-	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "reason", "tenant_mismatch"); n != 4 {
-		t.Errorf("events counted as skipped for tenant_mismatch = %v, want 4", n)
+	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "reason", "tenant_mismatch"); n != 5 {
+		t.Errorf("events counted as skipped for tenant_mismatch = %v, want 5", n)
 	}
 	if n := counter(t, r.reg, "strike_sink_events_total", "type", schemas.TypeECORejected); n != 0 {
 		t.Errorf("the ignored rejection was counted as projected (%v)", n)
 	}
-	if got := logs.String(); strings.Count(got, "tenant_mismatch") != 4 || !strings.Contains(got, mine.ECOID) {
+	if got := logs.String(); strings.Count(got, "tenant_mismatch") != 5 || !strings.Contains(got, mine.ECOID) {
 		t.Errorf("want one log line per ignored event naming the ECO; logs:\n%s", got)
 	}
 }

@@ -78,10 +78,14 @@ func buildBoardSQL() string {
 		" WHERE b.noc_tenant_id = excluded.noc_tenant_id AND b.osp_tenant_id = excluded.osp_tenant_id"
 }
 
-// sameTenants holds when the ECO's board row (written by the event's board statement just
-// before, so it exists) has the event's tenants ($2 eco, $3 NOC, $4 OSP): the timeline and call
-// attempts of an event the board ignored are not written either.
-const sameTenants = `EXISTS (SELECT 1 FROM eco_board WHERE eco_id = $2::uuid AND noc_tenant_id = $3::text AND osp_tenant_id = $4::text)`
+// sameTenants holds unless the ECO's board row has other tenants than the event ($2 eco, $3 NOC,
+// $4 OSP): the timeline and call attempts of an event the board ignored are not written either.
+// (An event with a board write has its row by then; a timeline-only event may come first.)
+const sameTenants = `NOT EXISTS (SELECT 1 FROM eco_board WHERE eco_id = $2::uuid AND (noc_tenant_id <> $3::text OR osp_tenant_id <> $4::text))`
+
+// sqlOtherTenants selects the ECO's board row if it has other tenants than the event: run before
+// the timeline write of an event that has no board write, so the writer can count it as ignored.
+const sqlOtherTenants = `SELECT 1 FROM eco_board WHERE eco_id = $1::uuid AND (noc_tenant_id <> $2::text OR osp_tenant_id <> $3::text)`
 
 const sqlTimeline = `INSERT INTO eco_timeline (event_id, eco_id, noc_tenant_id, osp_tenant_id, type, occurred_at, payload)
 SELECT $1::text, $2::uuid, $3::text, $4::text, $5::text, $6::timestamptz, $7::jsonb WHERE ` + sameTenants + `

@@ -79,8 +79,10 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		}
 	}
 	b := &pgx.Batch{}
-	owner := make([]int, 0, len(items)*2)   // queued statement -> item index
-	boards := make([]bool, 0, len(items)*2) // queued statement is an eco_board write
+	owner := make([]int, 0, len(items)*2) // queued statement -> item index
+	// What a queued statement's row count says of its item's tenants: boardWrite ignored the
+	// event when it changed no row, probe when it found a row (sqlOtherTenants).
+	checks := make([]tenantCheck, 0, len(items)*2)
 	for i := range items {
 		it := &items[i]
 		tp := TP{it.rec.Topic, it.rec.Partition}
@@ -100,7 +102,7 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 			for _, s := range it.stmts {
 				b.Queue(s.sql, s.args...)
 				owner = append(owner, i)
-				boards = append(boards, s.sql == sqlBoard)
+				checks = append(checks, checkOf(s.sql))
 			}
 		}
 		res.next[tp] = it.rec.Offset + 1
@@ -111,7 +113,7 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		}
 		b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, next)
 		owner = append(owner, -1)
-		boards = append(boards, false)
+		checks = append(checks, noCheck)
 	}
 	if b.Len() > 0 {
 		br := tx.SendBatch(ctx, b)
@@ -124,7 +126,7 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 				}
 				return res, fmt.Errorf("write batch: %w", err)
 			}
-			if boards[q] && tag.RowsAffected() == 0 {
+			if n := tag.RowsAffected(); (checks[q] == boardWrite && n == 0) || (checks[q] == probe && n > 0) {
 				res.ignored[owner[q]] = true
 			}
 		}
@@ -139,6 +141,24 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		return res, fmt.Errorf("commit: %w", err)
 	}
 	return res, nil
+}
+
+type tenantCheck int
+
+const (
+	noCheck tenantCheck = iota
+	boardWrite
+	probe
+)
+
+func checkOf(sql string) tenantCheck {
+	switch sql {
+	case sqlBoard:
+		return boardWrite
+	case sqlOtherTenants:
+		return probe
+	}
+	return noCheck
 }
 
 // readOffsets returns the stored next offsets of group; forUpdate locks them for the transaction
