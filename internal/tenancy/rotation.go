@@ -70,10 +70,12 @@ func After(positions []int, last int) int {
 
 // MoveRotation moves a roster's pointer to position, as of at (someone there was called, or
 // accepted). A move older than the pointer's last one is ignored, so moves applied late or
-// twice (a transaction redone) never take it back.
+// twice (a transaction redone) never take it back. A position not on the roster (an ad-hoc
+// number a dispatcher added to one ECO) moves nothing.
 func (s Store) MoveRotation(ctx context.Context, ospID, region string, position int, at time.Time) error {
 	_, err := s.Pool.Exec(ctx, `INSERT INTO roster_rotation (osp_tenant_id, region, last_position, moved_at)
-		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM rosters WHERE osp_tenant_id = $1 AND region = $2)
+		SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM roster_contacts
+			WHERE osp_tenant_id = $1 AND region = $2 AND position = $3)
 		ON CONFLICT (osp_tenant_id, region) DO UPDATE SET last_position = excluded.last_position, moved_at = excluded.moved_at
 		WHERE roster_rotation.moved_at <= excluded.moved_at`, ospID, region, position, at)
 	return wrap(fmt.Sprintf("move rotation of %s/%s", ospID, region), err)

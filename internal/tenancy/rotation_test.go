@@ -90,6 +90,12 @@ func TestRotationStartsAreDistinctUnderConcurrencyAndDecidedOncePerECO(t *testin
 	if err != nil || next != 3 {
 		t.Errorf("the next ECO starts at %d %v, want 3 (after 2, who was moved to last)", next, err)
 	}
-	// A move on a region without a roster creates nothing.
+	// A position not on the roster (an ad-hoc number of one ECO) moves nothing, nor does a
+	// move on a region without a roster.
+	must(s.MoveRotation(ctx, "osp-a", "north", 9, t0.Add(time.Hour)))
 	must(s.MoveRotation(ctx, "osp-a", "nowhere", 1, t0))
+	r, _ = s.GetRoster(ctx, "osp-a", "north")
+	if r.LastPosition != 3 {
+		t.Errorf("pointer at %d after a move to an ad-hoc position, want still 3", r.LastPosition)
+	}
 }
