@@ -29,6 +29,7 @@ const (
 // call is one simulated call. Every field is guarded by Sim.mu.
 type call struct {
 	sid, account, to, from string
+	direction              string // "" (outbound-api) or "inbound" (inbound.go)
 	timeout                time.Duration // script time, as requested
 	p                      createParams
 	behaviour              Behaviour
@@ -326,6 +327,10 @@ func (s *Sim) duration(c *call) int {
 
 // baseParams are the fields Twilio sends with every webhook of a call.
 func (s *Sim) baseParams(c *call) map[string]string {
+	direction := "outbound-api"
+	if c.direction != "" {
+		direction = c.direction
+	}
 	return map[string]string{
 		"AccountSid": c.account,
 		"ApiVersion": "2010-04-01",
@@ -333,7 +338,7 @@ func (s *Sim) baseParams(c *call) map[string]string {
 		"CallStatus": c.status,
 		"Called":     c.to,
 		"Caller":     c.from,
-		"Direction":  "outbound-api",
+		"Direction":  direction,
 		"From":       c.from,
 		"To":         c.to,
 	}

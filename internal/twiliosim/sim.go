@@ -45,6 +45,7 @@ type Sim struct {
 	failNext    []apiError
 	failCreate  []int // FailAfterCreate: the status of each next created call's answer
 	requests    int
+	incoming    map[string]IncomingNumber // by number (inbound.go)
 
 	server *http.Server
 	url    string
