@@ -61,7 +61,7 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 	}
 	h, err := callbacks.New(cl, rt.log, rt.reg, callbacks.Config{PublicBaseURL: o.publicBaseURL,
 		Signatures: accounts.WebhookTokens(twilio.DefaultRereadInterval), Accounts: callbacks.NOCSubaccounts{Pool: pool},
-		Fill: callbacks.BoardFill{Pool: pool}})
+		Fill: callbacks.BoardFill{Pool: pool}, CallIns: callbacks.NOCCallIns{Pool: pool, MainAccountSID: o.accountSID}})
 	if err != nil {
 		cl.Close()
 		return nil, err
@@ -122,6 +122,15 @@ func startDevTwilio(ctx context.Context, log zerolog.Logger, publicBaseURL strin
 	}
 	if err := sim.Start(ctx); err != nil {
 		return nil, telephonyOpts{}, fmt.Errorf("start Twilio simulator: %w", err)
+	}
+	// Each NOC's Strike number sends its incoming calls (call-ins) to the gateway, as Strike
+	// configures the real numbers' VoiceUrl.
+	for _, n := range devdata.NOCs {
+		if err := sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: n.TwilioSubaccountSID, Number: n.CallerID,
+			VoiceURL: twilio.WebhookURLs{Base: publicBaseURL}.Inbound()}); err != nil {
+			_ = sim.Close()
+			return nil, telephonyOpts{}, fmt.Errorf("configure %s's number: %w", n.ID, err)
+		}
 	}
 	return sim, telephonyOpts{
 		accountSID: devTwilioAccountSID, authToken: devTwilioAuthToken, apiBaseURL: sim.URL(),

@@ -218,8 +218,10 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cbPool := db.PoolAs(t, pg.RoleCallbacks)
 	h, err := callbacks.New(e.producer, zerolog.Nop(), nil, callbacks.Config{PublicBaseURL: gw.URL,
-		Signatures: accounts.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.PoolAs(t, pg.RoleCallbacks)}})
+		Signatures: accounts.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: cbPool},
+		CallIns: callbacks.NOCCallIns{Pool: cbPool, MainAccountSID: mainSID}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ const (
 // call is one simulated call. Every field is guarded by Sim.mu.
 type call struct {
 	sid, account, to, from string
-	direction              string // "" (outbound-api) or "inbound" (inbound.go)
+	direction              string        // "" (outbound-api) or "inbound" (inbound.go)
 	timeout                time.Duration // script time, as requested
 	p                      createParams
 	behaviour              Behaviour

@@ -1,5 +1,6 @@
-// Package callbacks is the gateway's Twilio webhook side: it accepts status callbacks and gather
-// results only with a valid X-Twilio-Signature and publishes each to
+// Package callbacks is the gateway's Twilio webhook side: it accepts status callbacks, gather
+// results and incoming calls to a NOC's Strike number (call-ins, callin.go) only with a valid
+// X-Twilio-Signature and publishes each to
 // strike.telephony.callbacks.v1 keyed by ECO id, where the dialer replica that owns the ECO's
 // partition reads it. It holds no ring-down state (DESIGN §3): the dialer decides what a
 // callback means.
@@ -19,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +96,10 @@ type Config struct {
 	Now func() time.Time
 	// Fill, when set, lets a caller who presses 1 for an ECO that is already filled hear so.
 	Fill FillChecker
+	// CallIns, when set, lets a contact who dials the NOC's Strike number back accept an open
+	// ECO they were called for (callin.go); without it such a call is told the number takes
+	// no calls.
+	CallIns CallIns
 }
 
 // Handler serves the webhook routes.
@@ -120,6 +126,8 @@ func New(out Producer, log zerolog.Logger, reg prometheus.Registerer, cfg Config
 func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+twilio.StatusPath, h.status)
 	mux.HandleFunc("POST "+twilio.GatherPath, h.gather)
+	mux.HandleFunc("POST "+twilio.InboundPath, h.inbound)
+	mux.HandleFunc("POST "+twilio.InboundChoosePath, h.choose)
 }
 
 // verified checks the signature and parses the callback. It writes the error answer itself
@@ -170,7 +178,10 @@ func (h *Handler) signed(w http.ResponseWriter, r *http.Request, kind string) bo
 			return false
 		}
 	}
-	url := h.cfg.PublicBaseURL + r.URL.Path + "?" + r.URL.RawQuery
+	url := h.cfg.PublicBaseURL + r.URL.Path
+	if r.URL.RawQuery != "" {
+		url += "?" + r.URL.RawQuery // a number's VoiceUrl has no query, and Twilio signs it as is
+	}
 	ok, err := h.cfg.Signatures.Validate(ctx, account, url, twilio.FormParams(r.PostForm), sig)
 	switch {
 	case errors.Is(err, twilio.ErrForeignAccount) || errors.Is(err, twilio.ErrNotFound):
@@ -240,6 +251,9 @@ func (h *Handler) gather(w http.ResponseWriter, r *http.Request) {
 	}
 	ev := h.event(cb, ecoID, callID, schemas.CallbackGather)
 	ev.GatherAttempt = attempt
+	if strings.HasPrefix(callID, schemas.CallInPrefix) {
+		ev.From = cb.From // a call-in's caller, for a late acceptance's record
+	}
 	if err := h.publish(r.Context(), ev, strconv.Itoa(attempt)+"/"+cb.Digits); err != nil {
 		if retry < maxPublishRetries {
 			// Keep the key: try again on the redirected request. Every try has the same ce_id, so
@@ -335,7 +349,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{received: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "strike_twilio_webhooks_total",
-		Help: "Twilio webhooks by kind (status, gather) and outcome (published, reprompted, bad_signature, unknown_account, account_lookup_failed, token_unavailable, bad_query, bad_fields, bad_form, publish_failed, publish_retry).",
+		Help: "Twilio webhooks by kind (status, gather, inbound, choose) and outcome (published, reprompted, bad_signature, unknown_account, account_lookup_failed, token_unavailable, bad_query, bad_fields, bad_form, publish_failed, publish_retry; call-ins: offered, no_offer, bad_choice, closed).",
 	}, []string{"kind", "outcome"})}
 	if reg != nil {
 		reg.MustRegister(m.received)

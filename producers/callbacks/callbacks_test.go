@@ -92,8 +92,9 @@ type bundle struct {
 }
 
 type setupOpts struct {
-	out  func(kgo *kgo.Client) callbacks.Producer
-	fill callbacks.FillChecker
+	out     func(kgo *kgo.Client) callbacks.Producer
+	fill    callbacks.FillChecker
+	callIns callbacks.CallIns
 }
 
 func setup(t *testing.T, opts ...setupOpts) *bundle {
@@ -117,7 +118,7 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 		t.Fatal(err)
 	}
 	h, err := callbacks.New(out, zerolog.Nop(), nil, callbacks.Config{PublicBaseURL: srv.URL, Signatures: tokens,
-		Accounts: nocs{subSID: true, otherSub: true}, Fill: o.fill})
+		Accounts: nocs{subSID: true, otherSub: true}, Fill: o.fill, CallIns: o.callIns})
 	if err != nil {
 		t.Fatal(err)
 	}
