@@ -178,12 +178,12 @@ func TestRosterScenarios(t *testing.T) {
 
 // TestSkipEntriesForEachReason: one ECO, two passes, where every person has a reason: an
 // invalid number (called, then skipped in pass 2), away without a substitute, away with one
-// (called in their turn), an ordinary no answer then acceptance. Its own world: FailNext fails
-// the next CreateCall of the whole simulator.
+// (called in their turn), an ordinary no answer then acceptance, and one a dispatcher skipped
+// (bypassed). Its own world: FailNext fails the next CreateCall of the whole simulator.
 func TestSkipEntriesForEachReason(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
-	osp, ph := e.osp(5)
+	osp, ph := e.osp(6)
 	sub := freshPhone()
 	e.editRoster(osp, func(r *tenancy.Roster) {
 		r.Contacts[1].Away = e.awayNow(tenancy.AwayLeave, nil)
@@ -192,13 +192,19 @@ func TestSkipEntriesForEachReason(t *testing.T) {
 	e.sim.SetBehaviour(ph[3], twiliosim.Sequence{twiliosim.NoAnswer{}, accept(2 * time.Second)})
 	e.sim.FailNext(1, 400, 21211) // position 1's number is refused as invalid
 	e.startDialer("a", nil)
-	evs := e.awaitFinal(e.created(osp, engagement(2, 0, 1200, 10), 1))
+	id := e.created(osp, engagement(2, 0, 1200, 10), 1)
+	skip := e.control(id, osp, schemas.CalloutControl{Actor: dispatcher(osp), Action: schemas.ControlSkip, ContactPosition: 6})
+	if o := e.outcome(id, skip); o.Outcome != schemas.ControlApplied {
+		t.Fatalf("skip control %+v", o)
+	}
+	evs := e.awaitFinal(id)
 	want := map[int][]string{
 		1: {"called:invalid_number", "invalid_number"},
 		2: {"unavailable", "unavailable"},
 		3: {"substituted", "called:no_answer", "substituted", "called:no_answer"},
 		4: {"called:no_answer", "called:accepted"},
 		5: {"called:no_answer"},
+		6: {"bypassed"},
 	}
 	if got := personEntries(t, evs); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("entries\n got %v\nwant %v", got, want)
@@ -208,9 +214,9 @@ func TestSkipEntriesForEachReason(t *testing.T) {
 			t.Errorf("skip entry without a reason's detail or pass: %+v", sk)
 		}
 	}
-	// Position 1 was called once (its refused CreateCall), position 2 never.
-	if seq := e.callSequence(append(slices.Clone(ph), sub)); !slices.Equal(seq, []int{6, 4, 5, 6, 4}) {
-		t.Errorf("calls to [1 2 3 4 5 substitute] %v, want [6 4 5 6 4] (the refused call to 1 is not at Twilio)", seq)
+	// Position 1 was called once (its refused CreateCall), positions 2 and 6 never.
+	if seq := e.callSequence(append(slices.Clone(ph), sub)); !slices.Equal(seq, []int{7, 4, 5, 7, 4}) {
+		t.Errorf("calls to [1 2 3 4 5 6 substitute] %v, want [7 4 5 7 4] (the refused call to 1 is not at Twilio)", seq)
 	}
 }
 
