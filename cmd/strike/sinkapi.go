@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/producers/gateway"
+	"github.com/osprey-strike/strike/producers/gateway/web"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -48,8 +51,12 @@ func (rt *runtime) sink(o sinkOpts) (componentFunc, error) {
 type gatewayOpts struct {
 	clientIPHeader        string
 	tokenTTL, tokenMaxTTL time.Duration
-	// devMode accepts the dev tokens of seedDevUsers. Only `strike dev` sets it; it has no flag.
+	// devMode accepts the dev tokens and passwords of seedDevUsers. Only `strike dev` sets it;
+	// it has no flag.
 	devMode bool
+	// insecureCookies drops Secure from the browser session cookie, for a gateway served over
+	// plain HTTP (strike dev sets it).
+	insecureCookies bool
 }
 
 func (o *gatewayOpts) register(cmd *cobra.Command) {
@@ -59,6 +66,13 @@ func (o *gatewayOpts) register(cmd *cobra.Command) {
 		"lifetime of a token created over HTTP without expires_in_days (default 90 days)")
 	cmd.Flags().DurationVar(&o.tokenMaxTTL, "token-max-ttl", gateway.DefaultTokenMaxTTL,
 		"longest lifetime a token created over HTTP may ask for (default 365 days)")
+	cmd.Flags().BoolVar(&o.insecureCookies, "web-insecure-cookies", envBool("STRIKE_WEB_INSECURE_COOKIES"),
+		"serve the browser UI's session cookie without Secure, for a gateway reached over plain HTTP with no TLS in front; never on a network others share (STRIKE_WEB_INSECURE_COOKIES)")
+}
+
+func envBool(name string) bool {
+	v, err := strconv.ParseBool(os.Getenv(name))
+	return err == nil && v
 }
 
 // gateway mounts the /v1 API on the ops server's mux; the component keeps its producer open
@@ -80,6 +94,13 @@ func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
 		return nil, err
 	}
 	api.Mount(rt.ops.Mux)
+	ui, err := web.New(web.Deps{API: api, Pool: pool, Log: rt.log},
+		web.Config{SecureCookies: !o.devMode && !o.insecureCookies})
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	ui.Mount(rt.ops.Mux)
 	return func(ctx context.Context) error {
 		<-ctx.Done()
 		cl.Close()
@@ -382,44 +403,35 @@ func newAdminMembershipCmd() *cobra.Command {
 // laptop, never for a shared deployment.
 const devSeed = "strike-dev-only-seed-not-a-secret"
 
-type devUser struct {
-	email, name, what string
-	admin             bool
-	memberships       [][3]string // kind, tenant, role
-}
-
-var devUsers = []devUser{
-	{"nina@northwind.example", "Nina (Northwind operator)", "single-NOC operator", false, [][3]string{{"noc", devdata.NOCNorthwind, "operator"}}},
-	{"max@noc-ops.example", "Max (operator of two NOCs)", "multi-NOC operator", false, [][3]string{{"noc", devdata.NOCNorthwind, "operator"}, {"noc", devdata.NOCHarbor, "operator"}}},
-	{"olga@acme.example", "Olga (Acme agent)", "OSP agent", false, [][3]string{{"osp", devdata.OSPAcme, "agent"}}},
-	{"root@strike.example", "Strike admin", "system admin", true, nil},
-	{"newbie@northwind.example", "Newbie", "no memberships", false, nil},
-}
-
-// seedDevUsers creates the demo users with deterministic tokens, idempotently, and prints each
-// token with a curl line.
+// seedDevUsers creates the demo users (devdata.Users) with deterministic tokens and browser
+// passwords, idempotently, and prints them with a curl line and the sign-in address.
 func seedDevUsers(ctx context.Context, owner *pgxpool.Pool, httpAddr string, out io.Writer) error {
 	acc := gateway.Accounts{Pool: owner}
 	var b strings.Builder
-	fmt.Fprintf(&b, "API users (DEV-ONLY tokens, derived from a public seed; the same at every start):\n\n")
-	for _, u := range devUsers {
-		if _, _, err := acc.EnsureUser(ctx, u.email, u.name, u.admin); err != nil {
+	fmt.Fprintf(&b, "Demo users (DEV-ONLY tokens and passwords, derived from a public seed; the same at every start;\na gateway outside strike dev refuses them). Sign in at http://%s/\n\n", httpAddr)
+	fmt.Fprintf(&b, "  %-20s %-26s %-18s %s\n", "WHO", "EMAIL (sign-in)", "PASSWORD", "API TOKEN")
+	for _, u := range devdata.Users {
+		if _, _, err := acc.EnsureUser(ctx, u.Email, u.Name, u.SystemAdmin); err != nil {
 			return err
 		}
-		for _, m := range u.memberships {
-			if err := acc.AddMembership(ctx, u.email, m[0], m[1], m[2]); err != nil {
+		for _, m := range u.Memberships {
+			if err := acc.AddMembership(ctx, u.Email, m.Kind, m.Tenant, m.Role); err != nil {
 				return err
 			}
 		}
-		token := gateway.DevToken(devSeed, u.email)
-		if err := acc.StoreToken(ctx, u.email, token, "strike dev"); err != nil {
+		token := gateway.DevToken(devSeed, u.Email)
+		if err := acc.StoreToken(ctx, u.Email, token, "strike dev"); err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "  %-20s %-26s %s\n", u.what, u.email, token)
+		password := gateway.DevPassword(devSeed, u.Email)
+		if err := acc.SetPassword(ctx, u.Email, password, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "  %-20s %-26s %-18s %s\n", u.What, u.Email, password, token)
 	}
 	fmt.Fprintf(&b, "\nTry:\n\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/nocs/%s/ecos\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/me\n\n",
-		gateway.DevToken(devSeed, devUsers[0].email), httpAddr, devdata.NOCNorthwind,
-		gateway.DevToken(devSeed, devUsers[4].email), httpAddr)
+		gateway.DevToken(devSeed, devdata.Users[0].Email), httpAddr, devdata.NOCNorthwind,
+		gateway.DevToken(devSeed, devdata.Users[4].Email), httpAddr)
 	_, err := io.WriteString(out, b.String())
 	return err
 }

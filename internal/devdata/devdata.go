@@ -63,6 +63,28 @@ var (
 	}
 )
 
+// User is a demo user: `strike dev` creates each with dev-only credentials, and the browser
+// tests walk each one's journey.
+type User struct {
+	Email, Name, What string
+	SystemAdmin       bool
+	Memberships       []Membership
+}
+
+// Membership is a demo user's role in a tenant.
+type Membership struct {
+	Kind, Tenant, Role string
+}
+
+// Users are the demo users, one per kind of person the design notes describe.
+var Users = []User{
+	{"nina@northwind.example", "Nina (Northwind operator)", "single-NOC operator", false, []Membership{{"noc", NOCNorthwind, "operator"}}},
+	{"max@noc-ops.example", "Max (operator of two NOCs)", "multi-NOC operator", false, []Membership{{"noc", NOCNorthwind, "operator"}, {"noc", NOCHarbor, "operator"}}},
+	{"olga@acme.example", "Olga (Acme agent)", "OSP agent", false, []Membership{{"osp", OSPAcme, "agent"}}},
+	{"root@strike.example", "Strike admin", "system admin", true, nil},
+	{"newbie@northwind.example", "Newbie", "no memberships", false, nil},
+}
+
 // Seed writes the demo world. Existing rows are brought back to the demo values.
 func Seed(ctx context.Context, s tenancy.Store) error {
 	for _, n := range NOCs {

@@ -336,39 +336,73 @@ var tenantIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func (a *API) tenant(kind string, act action, h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
 		c.kind, c.tenant = kind, r.PathValue(kind)
-		role, ok := c.id.member(kind, c.tenant)
-		switch {
-		case ok:
-			c.role = role
-		case c.id.SystemAdmin:
-			c.role = "system-admin"
-		case len(c.id.Memberships) == 0:
-			return errNoMemberships
-		default:
-			// Also for ids that are not even well-formed: the answer never depends on
-			// whether the tenant exists.
-			return errForbiddenTenant
+		role, p := Authorize(c.id, kind, c.tenant, act)
+		if p != nil {
+			return p
 		}
-		if !tenantIDPattern.MatchString(c.tenant) {
-			return problem(http.StatusNotFound, ProbNotFound, "No such tenant", "Tenant ids are lower-case slugs.")
-		}
-		if act == actWrite && !canWrite(kind, c.role) {
-			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
-				"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
-		}
-		if act == actControl && !slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, c.role) {
-			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
-				"Controlling a running callout needs the admin or operator role in the tenant.")
-		}
-		if act == actManageRoster && !(kind == KindOSP && (c.role == RoleAdmin || c.role == "system-admin")) {
-			return problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
-				"Editing rosters needs the admin role in the OSP; every member can read them.")
-		}
+		c.role = role
 		return h(w, r, c)
 	}
 }
 
-func canWrite(kind, role string) bool {
+// Action is what a tenant route asks to do in the tenant (Authorize).
+type Action = action
+
+// The actions, for the browser UI (producers/gateway/web).
+const (
+	ActRead         = actRead
+	ActWrite        = actWrite
+	ActManageRoster = actManageRoster
+	ActControl      = actControl
+)
+
+// Authorize is the access decision of every tenant route, the API's and the browser UI's
+// (producers/gateway/web): the user's role in the tenant, or the problem that refuses them, in
+// the order of the package comment, then whether the role may do act.
+func Authorize(id *Identity, kind, tenant string, act Action) (string, *Problem) {
+	if id == nil {
+		return "", errUnauthenticated
+	}
+	if kind != KindNOC && kind != KindOSP {
+		return "", errForbiddenTenant
+	}
+	role, ok := id.member(kind, tenant)
+	switch {
+	case ok:
+	case id.SystemAdmin:
+		role = "system-admin"
+	case len(id.Memberships) == 0:
+		return "", errNoMemberships
+	default:
+		// Also for ids that are not even well-formed: the answer never depends on
+		// whether the tenant exists.
+		return "", errForbiddenTenant
+	}
+	if !tenantIDPattern.MatchString(tenant) {
+		return "", problem(http.StatusNotFound, ProbNotFound, "No such tenant", "Tenant ids are lower-case slugs.")
+	}
+	if act == actWrite && !CanWrite(kind, role) {
+		return "", problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+			"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
+	}
+	if act == actControl && !slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, role) {
+		return "", problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+			"Controlling a running callout needs the admin or operator role in the tenant.")
+	}
+	if act == actManageRoster && !CanManageRoster(kind, role) {
+		return "", problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
+			"Editing rosters needs the admin role in the OSP; every member can read them.")
+	}
+	return role, nil
+}
+
+// CanManageRoster reports whether role may edit the rosters of a tenant of kind.
+func CanManageRoster(kind, role string) bool {
+	return kind == KindOSP && (role == RoleAdmin || role == "system-admin")
+}
+
+// CanWrite reports whether role may create and cancel ECOs in a tenant of kind.
+func CanWrite(kind, role string) bool {
 	return kind == KindNOC && slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, role)
 }
 
@@ -440,14 +474,30 @@ type listResponse struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// ListQuery is an ECO list request as the query string gives it: every field optional.
+type ListQuery struct {
+	Status, Since, Q, Cursor, Limit string
+}
+
 func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
 	qv := r.URL.Query()
+	resp, p := a.list(r.Context(), c.kind, c.tenant, ListQuery{Status: qv.Get("status"), Since: qv.Get("since"),
+		Q: qv.Get("q"), Cursor: qv.Get("cursor"), Limit: qv.Get("limit")})
+	if p != nil {
+		return p
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// list validates q and reads one page of the tenant's ECOs; the caller has authorized.
+func (a *API) list(ctx context.Context, kind, tenant string, q ListQuery) (listResponse, *Problem) {
 	var errs []FieldError
-	f := ListFilter{Status: qv.Get("status"), Q: strings.TrimSpace(qv.Get("q")), Limit: a.cfg.DefaultPageSize}
+	f := ListFilter{Status: q.Status, Q: strings.TrimSpace(q.Q), Limit: a.cfg.DefaultPageSize}
 	if f.Status != "" && !slices.Contains(sink.Statuses, f.Status) {
 		errs = append(errs, FieldError{"status", "want one of " + strings.Join(sink.Statuses, ", ")})
 	}
-	if s := qv.Get("since"); s != "" {
+	if s := q.Since; s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			errs = append(errs, FieldError{"since", "want an RFC 3339 time such as 2026-05-01T00:00:00Z"})
@@ -458,7 +508,7 @@ func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Probl
 	if len(f.Q) > 100 {
 		errs = append(errs, FieldError{"q", "at most 100 characters"})
 	}
-	if l := qv.Get("limit"); l != "" {
+	if l := q.Limit; l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > a.cfg.MaxPageSize {
 			errs = append(errs, FieldError{"limit", "want 1.." + strconv.Itoa(a.cfg.MaxPageSize)})
@@ -466,8 +516,8 @@ func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Probl
 			f.Limit = n
 		}
 	}
-	fp := listFingerprint(c.kind, c.tenant, f.Status, qv.Get("since"), f.Q)
-	if s := qv.Get("cursor"); s != "" {
+	fp := listFingerprint(kind, tenant, f.Status, q.Since, f.Q)
+	if s := q.Cursor; s != "" {
 		cur, err := decodeCursor(s, fp)
 		if err != nil {
 			errs = append(errs, FieldError{"cursor", "not a cursor of this list; start again without it"})
@@ -476,20 +526,19 @@ func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Probl
 		}
 	}
 	if len(errs) > 0 {
-		return problem(http.StatusBadRequest, ProbValidation, "Invalid query", "", errs...)
+		return listResponse{}, problem(http.StatusBadRequest, ProbValidation, "Invalid query", "", errs...)
 	}
-	items, more, err := listECOs(r.Context(), a.deps.Pool, c.kind, c.tenant, f)
+	items, more, err := listECOs(ctx, a.deps.Pool, kind, tenant, f)
 	if err != nil {
 		a.log.Error().Err(err).Msg("list ECOs")
-		return errInternal
+		return listResponse{}, errInternal
 	}
 	resp := listResponse{Items: items}
 	if more {
 		last := items[len(items)-1]
 		resp.NextCursor = encodeCursor(last.CreatedAt, last.ECOID, fp)
 	}
-	writeJSON(w, http.StatusOK, resp)
-	return nil
+	return resp, nil
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
@@ -497,20 +546,29 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 var errECONotFound = problem(http.StatusNotFound, ProbNotFound, "No such ECO", "This tenant has no ECO with that id.")
 
 func (a *API) getECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
-	eco := strings.ToLower(r.PathValue("eco"))
-	if !uuidPattern.MatchString(eco) {
-		return errECONotFound
-	}
-	d, err := getECO(r.Context(), a.deps.Pool, c.kind, c.tenant, eco)
-	if errors.Is(err, ErrNotFound) {
-		return errECONotFound
-	}
-	if err != nil {
-		a.log.Error().Err(err).Str(logging.FieldECO, eco).Msg("get ECO")
-		return errInternal
+	d, p := a.get(r.Context(), c.kind, c.tenant, r.PathValue("eco"))
+	if p != nil {
+		return p
 	}
 	writeJSON(w, http.StatusOK, d)
 	return nil
+}
+
+// get reads one ECO of the tenant with its timeline and calls; the caller has authorized.
+func (a *API) get(ctx context.Context, kind, tenant, eco string) (ECODetail, *Problem) {
+	eco = strings.ToLower(eco)
+	if !uuidPattern.MatchString(eco) {
+		return ECODetail{}, errECONotFound
+	}
+	d, err := getECO(ctx, a.deps.Pool, kind, tenant, eco)
+	if errors.Is(err, ErrNotFound) {
+		return ECODetail{}, errECONotFound
+	}
+	if err != nil {
+		a.log.Error().Err(err).Str(logging.FieldECO, eco).Msg("get ECO")
+		return ECODetail{}, errInternal
+	}
+	return d, nil
 }
 
 type metrics struct {

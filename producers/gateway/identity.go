@@ -211,6 +211,14 @@ func lookup(ctx context.Context, pool *pgxpool.Pool, token string) (*Identity, e
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
 	id.SystemAdmin = role != nil && *role == "admin"
+	if err := loadMemberships(ctx, pool, &id); err != nil {
+		return nil, err
+	}
+	return &id, nil
+}
+
+// loadMemberships fills id.Memberships from the database.
+func loadMemberships(ctx context.Context, pool *pgxpool.Pool, id *Identity) error {
 	rows, err := pool.Query(ctx, `SELECT m.tenant_kind, coalesce(m.noc_tenant_id, m.osp_tenant_id),
 			coalesce(n.name, o.name, ''), m.role
 		FROM memberships m
@@ -218,7 +226,7 @@ func lookup(ctx context.Context, pool *pgxpool.Pool, token string) (*Identity, e
 		LEFT JOIN osp_tenants o ON o.id = m.osp_tenant_id
 		WHERE m.user_id = $1 ORDER BY m.tenant_kind, 2`, id.UserID)
 	if err != nil {
-		return nil, fmt.Errorf("read memberships: %w", err)
+		return fmt.Errorf("read memberships: %w", err)
 	}
 	id.Memberships, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Membership, error) {
 		var m Membership
@@ -226,10 +234,33 @@ func lookup(ctx context.Context, pool *pgxpool.Pool, token string) (*Identity, e
 		return m, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read memberships: %w", err)
+		return fmt.Errorf("read memberships: %w", err)
 	}
 	if id.Memberships == nil {
 		id.Memberships = []Membership{}
+	}
+	return nil
+}
+
+// IdentityOf loads a user's identity by id (a browser session's user); nil if there is no such
+// user.
+func IdentityOf(ctx context.Context, pool *pgxpool.Pool, userID string) (*Identity, error) {
+	if !uuidPattern.MatchString(userID) {
+		return nil, nil
+	}
+	id := Identity{UserID: userID}
+	var role *string
+	err := pool.QueryRow(ctx, `SELECT email, display_name, system_role FROM users WHERE id = $1`, userID).
+		Scan(&id.Email, &id.DisplayName, &role)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user: %w", err)
+	}
+	id.SystemAdmin = role != nil && *role == "admin"
+	if err := loadMemberships(ctx, pool, &id); err != nil {
+		return nil, err
 	}
 	return &id, nil
 }

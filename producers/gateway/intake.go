@@ -125,10 +125,27 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 	if p := decodeBody(r, &body, false); p != nil {
 		return p
 	}
+	resp, p := a.create(r.Context(), c, body)
+	return writeIntake(w, resp, p)
+}
+
+// writeIntake answers an accepted intake with 202 and the ECO's URL.
+func writeIntake(w http.ResponseWriter, resp IntakeResponse, p *Problem) *Problem {
+	if p != nil {
+		return p
+	}
+	w.Header().Set("Location", resp.ECOURL)
+	writeJSON(w, http.StatusAccepted, resp)
+	return nil
+}
+
+// create validates an ECO request of the caller's NOC and produces it; the caller has
+// authorized the write.
+func (a *API) create(ctx context.Context, c *reqCtx, body CreateECOBody) (IntakeResponse, *Problem) {
 	if body.RequestID == "" {
 		body.RequestID = uuid.NewString()
 	} else if !uuidPattern.MatchString(body.RequestID) {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request", "",
+		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request", "",
 			FieldError{"request_id", "want a lower-case UUID"})
 	}
 	now := a.cfg.Now()
@@ -139,7 +156,7 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 	}
 	rec, err := ecorequest.Record(a.deps.Validator, &req, "strike/"+Name, now)
 	if err != nil {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request",
+		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid ECO request",
 			"The request does not match the ECO request schema (schemas/eco-request.v1.json).", schemaFieldErrors(err.Error())...)
 	}
 	osps := []string{body.OSPTenantID}
@@ -147,10 +164,10 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 		osps = append(osps, body.Engagement.FailoverOSPIDs...)
 	}
 	for i, osp := range osps {
-		active, err := a.linkActive(r.Context(), c.tenant, osp)
+		active, err := a.linkActive(ctx, c.tenant, osp)
 		if err != nil {
 			a.log.Error().Err(err).Msg("read link")
-			return errInternal
+			return IntakeResponse{}, errInternal
 		}
 		if !active {
 			field := "osp_tenant_id"
@@ -158,13 +175,13 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 				field = fmt.Sprintf("engagement/failover_osp_ids/%d", i-1)
 			}
 			a.metrics.intake.WithLabelValues("create", "refused").Inc()
-			return problem(http.StatusUnprocessableEntity, ProbLinkNotActive, "No active link to this OSP",
+			return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbLinkNotActive, "No active link to this OSP",
 				fmt.Sprintf("NOC %s has no active link to OSP %s, so it cannot give it new work. Existing ECOs stay visible.", c.tenant, osp),
 				FieldError{field, "no active link"})
 		}
 	}
 	ecoID := ids.ECOID(c.tenant, body.RequestID)
-	return a.produceIntake(w, r, c, "create", body.RequestID, body.OSPTenantID, ecoID, bodyHash(body), rec)
+	return a.produceIntake(ctx, c, "create", body.RequestID, body.OSPTenantID, ecoID, bodyHash(body), rec)
 }
 
 // produceIntake records the request id (idempotency) with the record and produces rec. Request
@@ -172,8 +189,7 @@ func (a *API) createECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 // says whether another NOC used it. A retry with the same id and body re-sends the stored
 // original (the eco-processor dedupes by NOC and request id and sees the same document) and is
 // answered the same; the same id with another body is a conflict.
-func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, kind, requestID, osp, ecoID string, hash []byte, rec *kgo.Record) *Problem {
-	ctx := r.Context()
+func (a *API) produceIntake(ctx context.Context, c *reqCtx, kind, requestID, osp, ecoID string, hash []byte, rec *kgo.Record) (IntakeResponse, *Problem) {
 	var inserted bool
 	err := a.deps.Pool.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id, produced)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (noc_tenant_id, request_id) DO NOTHING RETURNING true`,
@@ -185,11 +201,11 @@ func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, k
 		if err := a.deps.Pool.QueryRow(ctx, `SELECT kind, body_sha256, eco_id::text, produced FROM intake_requests
 			WHERE noc_tenant_id = $1 AND request_id = $2`, c.tenant, requestID).Scan(&prevKind, &prevHash, &prevECO, &produced); err != nil {
 			a.log.Error().Err(err).Msg("read intake request")
-			return errInternal
+			return IntakeResponse{}, errInternal
 		}
 		if prevKind != kind || !bytes.Equal(prevHash, hash) {
 			a.metrics.intake.WithLabelValues(kind, "conflict").Inc()
-			return problem(http.StatusConflict, ProbRequestIDConflict, "Request id already used",
+			return IntakeResponse{}, problem(http.StatusConflict, ProbRequestIDConflict, "Request id already used",
 				"This NOC already used this request_id for a different request. Use a new UUID for a new request.",
 				FieldError{"request_id", "already used for a different request"})
 		}
@@ -199,12 +215,12 @@ func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, k
 		}
 	} else if err != nil {
 		a.log.Error().Err(err).Msg("save intake request")
-		return errInternal
+		return IntakeResponse{}, errInternal
 	}
 	if err := a.deps.Producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		a.log.Error().Err(err).Str(logging.FieldNOC, c.tenant).Str(logging.FieldOSP, osp).
 			Str(logging.FieldRequest, requestID).Msg("produce intake request")
-		return problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again",
+		return IntakeResponse{}, problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again",
 			"The request could not be queued. Retry with the same request_id; it will not be duplicated.")
 	}
 	outcome := "accepted"
@@ -215,9 +231,7 @@ func (a *API) produceIntake(w http.ResponseWriter, r *http.Request, c *reqCtx, k
 	a.log.Info().Str("kind", kind).Str("outcome", outcome).Str(logging.FieldNOC, c.tenant).Str(logging.FieldOSP, osp).
 		Str(logging.FieldECO, ecoID).Str(logging.FieldRequest, requestID).Msg("intake request produced")
 	url := "/v1/nocs/" + c.tenant + "/ecos/" + ecoID
-	w.Header().Set("Location", url)
-	writeJSON(w, http.StatusAccepted, IntakeResponse{RequestID: requestID, ECOID: ecoID, Status: "accepted", ECOURL: url, Replayed: replayed})
-	return nil
+	return IntakeResponse{RequestID: requestID, ECOID: ecoID, Status: "accepted", ECOURL: url, Replayed: replayed}, nil
 }
 
 func (a *API) linkActive(ctx context.Context, noc, osp string) (bool, error) {
@@ -238,6 +252,17 @@ func (a *API) cancelECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 	if p := decodeBody(r, &body, true); p != nil {
 		return p
 	}
+	resp, p := a.cancel(r.Context(), c, eco, body)
+	return writeIntake(w, resp, p)
+}
+
+// cancel validates a cancel of one of the caller's NOC's ECOs and produces it; the caller has
+// authorized the write.
+func (a *API) cancel(ctx context.Context, c *reqCtx, eco string, body CancelECOBody) (IntakeResponse, *Problem) {
+	eco = strings.ToLower(eco)
+	if !uuidPattern.MatchString(eco) {
+		return IntakeResponse{}, errECONotFound
+	}
 	var errs []FieldError
 	if body.RequestID != "" && !uuidPattern.MatchString(body.RequestID) {
 		errs = append(errs, FieldError{"request_id", "want a lower-case UUID"})
@@ -246,22 +271,22 @@ func (a *API) cancelECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 		errs = append(errs, FieldError{"reason", "at most 500 characters"})
 	}
 	if len(errs) > 0 {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", errs...)
+		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", errs...)
 	}
 	var osp, status, job string
-	err := TenantTx(r.Context(), a.deps.Pool, KindNOC, c.tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(r.Context(), `SELECT osp_tenant_id, status, coalesce(job_number, '') FROM eco_board
+	err := TenantTx(ctx, a.deps.Pool, KindNOC, c.tenant, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT osp_tenant_id, status, coalesce(job_number, '') FROM eco_board
 			WHERE eco_id = $1 AND noc_tenant_id = $2`, eco, c.tenant).Scan(&osp, &status, &job)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return errECONotFound
+		return IntakeResponse{}, errECONotFound
 	}
 	if err != nil {
 		a.log.Error().Err(err).Msg("read ECO for cancel")
-		return errInternal
+		return IntakeResponse{}, errInternal
 	}
 	if status == "rejected" || status == "cancelled" {
-		return problem(http.StatusConflict, ProbNotCancellable, "ECO cannot be cancelled",
+		return IntakeResponse{}, problem(http.StatusConflict, ProbNotCancellable, "ECO cannot be cancelled",
 			fmt.Sprintf("The ECO is %s.", status))
 	}
 	if body.RequestID == "" {
@@ -271,9 +296,9 @@ func (a *API) cancelECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 		RequestedBy: requester(c.id), Reason: body.Reason}
 	rec, err := ecorequest.CancelRecord(a.deps.Validator, &cancel, "strike/"+Name, a.cfg.Now())
 	if err != nil {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", schemaFieldErrors(err.Error())...)
+		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", schemaFieldErrors(err.Error())...)
 	}
-	return a.produceIntake(w, r, c, "cancel", body.RequestID, osp, eco, bodyHash(struct {
+	return a.produceIntake(ctx, c, "cancel", body.RequestID, osp, eco, bodyHash(struct {
 		ECO string
 		CancelECOBody
 	}{eco, body}), rec)

@@ -117,6 +117,16 @@ func (e ECO) Accepted(pos int, dt time.Duration) *kgo.Record {
 	}, e.ECOID, fmt.Sprint(pos))
 }
 
+// AcceptedLate is callout.accepted by position pos after the ECO already had the people it
+// needed (late: true), dt after creation.
+func (e ECO) AcceptedLate(pos int, dt time.Duration) *kgo.Record {
+	at := e.At.Add(dt)
+	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutAccepted, at, schemas.CalloutAccepted{
+		CalloutRef: e.ref(), Contact: contact(pos), CallSID: fmt.Sprintf("CA%032d", pos), CallsMade: pos,
+		AcceptedCount: 2, PeopleNeeded: 1, Late: true, AcceptedAt: at,
+	}, e.ECOID, fmt.Sprint(pos))
+}
+
 // Exhausted is callout.exhausted dt after creation.
 func (e ECO) Exhausted(dt time.Duration) *kgo.Record {
 	at := e.At.Add(dt)

@@ -1,0 +1,140 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/osprey-strike/strike/producers/gateway"
+)
+
+// Live pages (docs/decisions.md, "live board"): an open board or ECO page holds a server-sent
+// events stream. Every LiveInterval the stream re-reads what the page shows through the same
+// tenant-scoped read as the page itself (gateway ListFor/GetFor, so row-level security and the
+// access rules apply on every read), renders it, and sends the HTML only when it changed. The
+// sink needs to know nothing about the UI, and the reads are the board's first page, which the
+// (tenant, created_at) indexes serve in about a millisecond even at 100,000 ECOs.
+
+// sessionRecheck is how often a stream re-reads its session and memberships, so signing out or
+// losing a membership ends the stream.
+const sessionRecheck = 5 * time.Second
+
+// heartbeat keeps proxies from closing an idle stream.
+const heartbeat = 15 * time.Second
+
+type renderFunc func(q *req) (string, *gateway.Problem)
+
+func (u *UI) boardLive(kind string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, q *req) {
+		a, ok := u.authorize(w, r, q, kind, gateway.ActRead)
+		if !ok {
+			return
+		}
+		u.stream(w, r, q, func(q *req) (string, *gateway.Problem) {
+			d, p := u.boardData(r, q, kind, a.ID)
+			if p != nil {
+				return "", p
+			}
+			return u.fragment("board", "rows", q, a, d)
+		})
+	}
+}
+
+func (u *UI) ecoLive(kind string) pageFunc {
+	return func(w http.ResponseWriter, r *http.Request, q *req) {
+		a, ok := u.authorize(w, r, q, kind, gateway.ActRead)
+		if !ok {
+			return
+		}
+		u.stream(w, r, q, func(q *req) (string, *gateway.Problem) {
+			d, p := u.ecoData(r, q, kind, a.ID)
+			if p != nil {
+				return "", p
+			}
+			return u.fragment("eco", "ecolive", q, a, d)
+		})
+	}
+}
+
+func (u *UI) fragment(page, name string, q *req, a *active, data any) (string, *gateway.Problem) {
+	var buf bytes.Buffer
+	v := view{User: q.id, Active: a, Now: u.api.Now(), Data: data, Page: page}
+	if err := u.pages[page].ExecuteTemplate(&buf, name, v); err != nil {
+		u.log.Error().Err(err).Str("fragment", name).Msg("render live fragment")
+		return "", &gateway.Problem{Status: http.StatusInternalServerError, Title: "Internal error"}
+	}
+	return buf.String(), nil
+}
+
+// stream sends render's output as an "update" event whenever it changes, until the client goes
+// away, the session ends or access is lost.
+func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render renderFunc) {
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(s string) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := fmt.Fprint(w, s); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	if !send("retry: 1000\n\n") {
+		return
+	}
+	ctx := r.Context()
+	var last [32]byte
+	tick := time.NewTicker(u.cfg.LiveInterval)
+	defer tick.Stop()
+	lastCheck, lastSent := time.Now(), time.Now()
+	first := true
+	for {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+		first = false
+		if time.Since(lastCheck) >= sessionRecheck {
+			lastCheck = time.Now()
+			c, err := r.Cookie(u.cookie())
+			if err != nil {
+				return
+			}
+			sess, err := u.sessions.get(ctx, c.Value)
+			if err != nil || sess == nil {
+				return
+			}
+			id, err := gateway.IdentityOf(ctx, u.pool, sess.userID)
+			if err != nil || id == nil {
+				return
+			}
+			q = &req{id: id, sess: sess}
+		}
+		html, p := render(q)
+		if p != nil {
+			// Access lost or the ECO is gone: end the stream; a reload shows why.
+			send("event: end\ndata: " + p.Title + "\n\n")
+			return
+		}
+		if h := sha256.Sum256([]byte(html)); h != last {
+			last = h
+			if !send("event: update\ndata: " + strings.ReplaceAll(html, "\n", "\ndata: ") + "\n\n") {
+				return
+			}
+			lastSent = time.Now()
+		} else if time.Since(lastSent) >= heartbeat {
+			if !send(": keep-alive\n\n") {
+				return
+			}
+			lastSent = time.Now()
+		}
+	}
+}

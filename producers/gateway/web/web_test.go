@@ -1,0 +1,347 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink/sinktest"
+	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/producers/gateway"
+)
+
+func TestLandingFollowsMe(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	for _, c := range []struct {
+		user, landing, marker string
+	}{
+		{single, "/nocs/noc-northwind/ecos", w.ecos["nw-acme-1"].JobNumber},
+		{multi, "/tenants", `data-testid="chooser"`},
+		{agent, "/osps/osp-acme/ecos", w.ecos["hb-acme-1"].JobNumber},
+		{sysadmin, "/admin", "System configuration"},
+		{nobody, "/", `data-testid="no-access"`},
+	} {
+		t.Run(c.user, func(t *testing.T) {
+			b := w.browser(t)
+			where, p := b.signIn(c.user, password(c.user))
+			if where != c.landing || p.status != http.StatusOK || !strings.Contains(p.body, c.marker) {
+				t.Fatalf("%s landed on %s (%d), want %s showing %q:\n%s", c.user, where, p.status, c.landing, c.marker, p.body)
+			}
+		})
+	}
+}
+
+func TestSignedOutPagesGoToSignInAndBack(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos?status=ringing", nil)
+	if p.status != http.StatusSeeOther || p.location != "/signin?next="+url.QueryEscape("/nocs/noc-northwind/ecos?status=ringing") {
+		t.Fatalf("signed out: %d to %q", p.status, p.location)
+	}
+	p = b.do(http.MethodPost, "/signin", url.Values{"email": {single}, "password": {password(single)}, "next": {"/nocs/noc-northwind/ecos?status=ringing"}})
+	if p.status != http.StatusSeeOther || p.location != "/nocs/noc-northwind/ecos?status=ringing" {
+		t.Fatalf("after sign-in: %d to %q", p.status, p.location)
+	}
+	// next never leaves the site.
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", `/\evil.example`} {
+		b := w.browser(t)
+		p := b.do(http.MethodPost, "/signin", url.Values{"email": {single}, "password": {password(single)}, "next": {next}})
+		if p.location != "/" {
+			t.Errorf("next=%q redirected to %q, want /", next, p.location)
+		}
+	}
+}
+
+func TestWrongPasswordAndUnknownEmailLookTheSame(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	_, wrong := w.browser(t).signIn(single, "not-the-password")
+	_, unknown := w.browser(t).signIn("ghost@nowhere.example", "not-the-password")
+	if wrong.status != http.StatusUnauthorized || unknown.status != http.StatusUnauthorized {
+		t.Fatalf("statuses %d and %d, want 401", wrong.status, unknown.status)
+	}
+	strip := func(s string) string { return strings.ReplaceAll(s, "ghost@nowhere.example", single) }
+	if strip(unknown.body) != wrong.body {
+		t.Fatalf("an unknown email and a wrong password answer differently:\n%s\n---\n%s", wrong.body, unknown.body)
+	}
+	if wrong.header.Get("Set-Cookie") != "" {
+		t.Fatalf("a failed sign-in set a cookie: %s", wrong.header.Get("Set-Cookie"))
+	}
+}
+
+func TestSessionCookieIsHttpOnlyAndSameSite(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	p := w.browser(t).do(http.MethodPost, "/signin", url.Values{"email": {single}, "password": {password(single)}})
+	c := p.header.Get("Set-Cookie")
+	for _, want := range []string{"strike_session=", "HttpOnly", "SameSite=Lax", "Path=/"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("session cookie %q lacks %s", c, want)
+		}
+	}
+}
+
+func TestDevPasswordIsRefusedOutsideDevMode(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: false})
+	if _, p := w.browser(t).signIn(single, password(single)); p.status != http.StatusUnauthorized {
+		t.Fatalf("dev password outside dev mode: %d, want 401", p.status)
+	}
+	// A password set for real (not the dev mark) works.
+	real := "correct horse battery staple"
+	if err := (gateway.Accounts{Pool: w.db.Pool}).SetPassword(context.Background(), single, real, false); err != nil {
+		t.Fatal(err)
+	}
+	if where, p := w.browser(t).signIn(single, real); where != "/nocs/noc-northwind/ecos" || p.status != http.StatusOK {
+		t.Fatalf("real password: landed on %s (%d)", where, p.status)
+	}
+}
+
+// The forbidden page must not tell a tenant that exists from one that does not, nor an ECO of
+// another tenant from an ECO that does not exist.
+func TestForbiddenPageIsTheSameWhetherTheTenantExists(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	for _, c := range []struct {
+		user           string
+		exists, absent string
+	}{
+		{single, "/nocs/noc-harbor/ecos", "/nocs/noc-atlantis/ecos"},
+		{single, "/nocs/noc-harbor/ecos/" + w.ecos["hb-acme-1"].ECOID, "/nocs/noc-atlantis/ecos/" + w.ecos["hb-acme-1"].ECOID},
+		{single, "/osps/osp-acme/ecos", "/osps/osp-atlantis/ecos"},
+		{single, "/nocs/noc-harbor/ecos/new", "/nocs/noc-atlantis/ecos/new"},
+		{agent, "/osps/osp-bolt/ecos", "/osps/osp-atlantis/ecos"},
+		{agent, "/nocs/noc-northwind/ecos", "/nocs/noc-atlantis/ecos"},
+		{multi, "/osps/osp-acme/ecos/" + w.ecos["hb-acme-1"].ECOID, "/osps/osp-atlantis/ecos/" + uuid.NewString()},
+		{single, "/admin", "/admin"},
+	} {
+		b := w.browser(t)
+		b.signIn(c.user, password(c.user))
+		e, a := b.do(http.MethodGet, c.exists, nil), b.do(http.MethodGet, c.absent, nil)
+		if e.status != http.StatusForbidden || a.status != http.StatusForbidden {
+			t.Errorf("%s: %s → %d, %s → %d, want 403 both", c.user, c.exists, e.status, c.absent, a.status)
+			continue
+		}
+		if e.body != a.body {
+			t.Errorf("%s: the forbidden pages of %s and %s differ:\n%s\n---\n%s", c.user, c.exists, c.absent, e.body, a.body)
+		}
+		if !strings.Contains(e.body, `data-testid="forbidden"`) {
+			t.Errorf("%s: %s is not the plain forbidden page:\n%s", c.user, c.exists, e.body)
+		}
+	}
+	// An ECO id the NOC does not have: not found, the same for another NOC's ECO.
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	other, none := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+w.ecos["hb-acme-1"].ECOID, nil), b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+uuid.NewString(), nil)
+	if other.status != http.StatusNotFound || other.body != none.body {
+		t.Errorf("another NOC's ECO under my NOC: %d, and differs from a missing one: %v", other.status, other.body != none.body)
+	}
+	// The no-memberships user gets "no access yet", not "forbidden".
+	b = w.browser(t)
+	b.signIn(nobody, password(nobody))
+	if p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos", nil); p.status != http.StatusForbidden || !strings.Contains(p.body, `data-testid="no-access"`) {
+		t.Errorf("user without memberships on a board: %d\n%s", p.status, p.body)
+	}
+}
+
+func TestWritesNeedTheSessionsCSRFTokenAndOrigin(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	eco := w.ecos["nw-acme-2"].ECOID
+	b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+eco, nil)
+	token := b.csrf()
+	other := w.browser(t)
+	other.signIn(multi, password(multi))
+	for name, form := range map[string]url.Values{
+		"no token":            {"reason": {"x"}},
+		"another's token":     {"reason": {"x"}, "csrf": {other.csrf()}},
+		"a token with a typo": {"reason": {"x"}, "csrf": {token + "x"}},
+	} {
+		if p := b.do(http.MethodPost, "/nocs/noc-northwind/ecos/"+eco+"/cancel", form); p.status != http.StatusForbidden {
+			t.Errorf("%s: cancel answered %d, want 403", name, p.status)
+		}
+	}
+	// The right token from another site.
+	req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/nocs/noc-northwind/ecos/"+eco+"/cancel",
+		strings.NewReader(url.Values{"csrf": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin cancel with the right token: %d, want 403", res.StatusCode)
+	}
+	if p := b.do(http.MethodPost, "/signout", url.Values{}); p.status != http.StatusForbidden {
+		t.Errorf("sign-out without a token: %d, want 403", p.status)
+	}
+	// Nothing reached Kafka so far; with the token, the cancel is produced.
+	p := b.do(http.MethodPost, "/nocs/noc-northwind/ecos/"+eco+"/cancel", url.Values{"csrf": {token}, "reason": {"resolved"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("cancel with the token: %d\n%s", p.status, p.body)
+	}
+	if rec := produced(t, eco); string(rec.Key) != devdata.OSPAcme || !strings.Contains(string(rec.Value), `"reason":"resolved"`) {
+		t.Fatalf("produced %s: %s", rec.Key, rec.Value)
+	}
+}
+
+func TestSignOutEndsTheSession(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	cookies := b.c.Jar.Cookies(mustURL(t, w.srv.URL))
+	if p := b.do(http.MethodPost, "/signout", url.Values{"csrf": {b.csrf()}}); p.status != http.StatusSeeOther || p.location != "/signin" {
+		t.Fatalf("sign-out: %d to %s", p.status, p.location)
+	}
+	// The old cookie, replayed, is worth nothing.
+	thief := w.browser(t)
+	thief.c.Jar.SetCookies(mustURL(t, w.srv.URL), cookies)
+	if p := thief.do(http.MethodGet, "/nocs/noc-northwind/ecos", nil); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/signin") {
+		t.Fatalf("replayed cookie after sign-out: %d to %s", p.status, p.location)
+	}
+}
+
+func TestCreateFormShowsThePolicyAndItsBoundsAndProducesTheRequest(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/new", nil)
+	for _, want := range []string{`name="loop_count" type="number" min="1" max="5"`, `name="ring_duration_seconds" type="number" min="10" max="60"`,
+		"2 passes through the roster", "fail over to osp-bolt", `value="osp-acme"`, `value="osp-bolt"`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("create form lacks %q", want)
+		}
+	}
+	if strings.Contains(p.body, `value="osp-cedar"`) {
+		t.Errorf("create form offers an OSP without an active link")
+	}
+	form := url.Values{"csrf": {b.csrf()}, "osp_tenant_id": {devdata.OSPAcme}, "region": {devdata.RegionMetro}, "priority": {"P1"},
+		"site_name": {"Exchange 9"}, "summary": {"Fibre cut on the ring"}, "people_needed": {"1"}, "loop_count": {"nine"}}
+	p = b.do(http.MethodPost, "/nocs/noc-northwind/ecos", form)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "want a whole number") || !strings.Contains(p.body, "Fibre cut on the ring") {
+		t.Fatalf("loop count \"nine\": %d, want the form again with the error and the values kept\n%s", p.status, p.body)
+	}
+	form.Set("loop_count", "3")
+	form.Set("osp_tenant_id", devdata.OSPCedar)
+	p = b.do(http.MethodPost, "/nocs/noc-northwind/ecos", form)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "No active link to this OSP") {
+		t.Fatalf("OSP without an active link: %d\n%s", p.status, p.body)
+	}
+	form.Set("osp_tenant_id", devdata.OSPAcme)
+	form.Set("loop_count", "3")
+	p = b.do(http.MethodPost, "/nocs/noc-northwind/ecos", form)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/nocs/noc-northwind/ecos?requested=") {
+		t.Fatalf("valid create: %d to %s\n%s", p.status, p.location, p.body)
+	}
+	rec := produced(t, "Fibre cut on the ring")
+	if string(rec.Key) != devdata.OSPAcme || !strings.Contains(string(rec.Value), `"loop_count":3`) || !strings.Contains(string(rec.Value), single) {
+		t.Fatalf("produced %s: %s", rec.Key, rec.Value)
+	}
+	// The agent cannot create: forbidden-role, an error page, not the form.
+	a := w.browser(t)
+	a.signIn(agent, password(agent))
+	if p := a.do(http.MethodGet, "/osps/osp-acme/ecos", nil); strings.Contains(p.body, "Create ECO") {
+		t.Errorf("the OSP board offers Create ECO")
+	}
+}
+
+func TestLiveBoardStreamsAProjectedECO(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true, live: 50 * time.Millisecond})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.srv.URL+"/nocs/noc-northwind/ecos/live", nil)
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); res.StatusCode != http.StatusOK || ct != "text/event-stream" {
+		t.Fatalf("live: %d %s", res.StatusCode, ct)
+	}
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitFor := func(what string) {
+		t.Helper()
+		for {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					t.Fatalf("stream ended before %q", what)
+				}
+				if strings.Contains(l, what) {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no %q on the stream", what)
+			}
+		}
+	}
+	waitFor(w.ecos["nw-acme-1"].JobNumber) // the first render
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 99, time.Now().UTC())
+	w.project(e.Created())
+	waitFor(e.JobNumber)
+	w.project(e.Started(time.Second), e.Placed(1, 2*time.Second), e.Accepted(1, 3*time.Second))
+	waitFor("Contact 1") // accepted by
+	// Another NOC's ECO never reaches this stream (its job number would be on a row).
+	h := sinktest.NewECO(devdata.NOCHarbor, devdata.OSPAcme, 98, time.Now().UTC())
+	w.project(h.Created())
+	n := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 97, time.Now().UTC().Add(time.Second))
+	w.project(n.Created())
+	for {
+		select {
+		case l := <-lines:
+			if strings.Contains(l, h.JobNumber) {
+				t.Fatalf("Harbor's ECO reached Northwind's board")
+			}
+			if strings.Contains(l, n.JobNumber) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no update after Harbor's ECO")
+		}
+	}
+}
+
+// produced waits for the intake record on the shared broker whose value contains marker.
+func produced(t *testing.T, marker string) *kgo.Record {
+	t.Helper()
+	cl := kafkatest.Client(t, brokers, kgo.ConsumeTopics(topics.ECORequests), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no record with %q on %s", marker, topics.ECORequests)
+		}
+		for _, r := range fs.Records() {
+			if strings.Contains(string(r.Value), marker) {
+				return r
+			}
+		}
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
