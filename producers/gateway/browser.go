@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/engagement"
 )
 
@@ -139,4 +140,13 @@ func (a *API) SystemConfigFor(ctx context.Context, id *Identity) (SystemConfig, 
 		return SystemConfig{}, errInternal
 	}
 	return c, nil
+}
+
+// Statuses lists the statuses an ECO can show, for the board's filter.
+var Statuses = sink.Statuses
+
+// Cancellable reports whether an ECO with status may still be cancelled (cancel refuses the
+// others with not-cancellable).
+func Cancellable(status string) bool {
+	return status != sink.StatusRejected && status != sink.StatusCancelled
 }

@@ -285,7 +285,7 @@ func (a *API) cancel(ctx context.Context, c *reqCtx, eco string, body CancelECOB
 		a.log.Error().Err(err).Msg("read ECO for cancel")
 		return IntakeResponse{}, errInternal
 	}
-	if status == "rejected" || status == "cancelled" {
+	if !Cancellable(status) {
 		return IntakeResponse{}, problem(http.StatusConflict, ProbNotCancellable, "ECO cannot be cancelled",
 			fmt.Sprintf("The ECO is %s.", status))
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -132,7 +131,7 @@ func (u *UI) board(kind string) pageFunc {
 
 func (u *UI) boardData(r *http.Request, q *req, kind, tenant string) (*boardData, *gateway.Problem) {
 	qv := r.URL.Query()
-	d := &boardData{Status: qv.Get("status"), Q: qv.Get("q"), Statuses: sink.Statuses, Kind: kind}
+	d := &boardData{Status: qv.Get("status"), Q: qv.Get("q"), Statuses: gateway.Statuses, Kind: kind}
 	if id := qv.Get("requested"); uuidLike(id) {
 		d.Requested = id
 	}
@@ -209,7 +208,7 @@ func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *g
 		return nil, p
 	}
 	d := &ecoData{ECODetail: det, Kind: kind, LiveURL: boardURL(kind, tenant) + "/" + det.ECOID + "/live",
-		Cancellable: kind == gateway.KindNOC && det.Status != sink.StatusRejected && det.Status != sink.StatusCancelled,
+		Cancellable: kind == gateway.KindNOC && gateway.Cancellable(det.Status),
 		Cancelled:   r.URL.Query().Get("cancelled") == "1"}
 	for _, ev := range det.Timeline {
 		d.Timeline = append(d.Timeline, describe(ev))
