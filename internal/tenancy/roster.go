@@ -277,3 +277,17 @@ func (s Store) Rosters(ctx context.Context, ospID string) ([]RosterSummary, erro
 	}
 	return out, nil
 }
+
+// DeleteRoster removes an OSP region's roster with its contacts, away windows and rotation
+// pointer; ErrNotFound if the region has none. Ring-downs that started keep their snapshot; new
+// ECOs for the region are rejected (no roster) by the eco-processor.
+func (s Store) DeleteRoster(ctx context.Context, ospID, region string) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM rosters WHERE osp_tenant_id = $1 AND region = $2`, ospID, region)
+	if err != nil {
+		return wrap("delete roster", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("roster %s/%s: %w", ospID, region, ErrNotFound)
+	}
+	return nil
+}

@@ -190,3 +190,19 @@ func (a *API) putRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 		Int("contacts", len(b.Contacts)).Msg("roster saved")
 	return a.getRoster(w, r, c)
 }
+
+// deleteRoster removes the region's roster: 204, or 404 if there is none.
+func (a *API) deleteRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
+	region := r.PathValue("region")
+	err := a.tenancy.DeleteRoster(r.Context(), c.tenant, region)
+	switch {
+	case errors.Is(err, tenancy.ErrNotFound):
+		return errNoRoster
+	case err != nil:
+		a.log.Error().Err(err).Str(logging.FieldOSP, c.tenant).Msg("delete roster")
+		return errInternal
+	}
+	a.log.Info().Str(logging.FieldOSP, c.tenant).Str("user_id", c.id.UserID).Str("region", region).Msg("roster deleted")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

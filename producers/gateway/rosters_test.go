@@ -73,6 +73,19 @@ func TestOSPAdminEditsTheirRosterAndAgentsReadIt(t *testing.T) {
 		Contacts: []gateway.ContactBody{{Position: 1, Name: "Ada", Phone: "+15550101001"}}}); r.status != 200 {
 		t.Errorf("system admin PUT: %d %s", r.status, r.body)
 	}
+	// Removing a region: agents may not, the OSP admin may, once.
+	if r := w.do(t, agent, "DELETE", "/v1/osps/osp-acme/rosters/coast", nil); r.status != 403 || r.slug() != gateway.ProbForbiddenRole {
+		t.Errorf("agent DELETE: %d %s", r.status, r.body)
+	}
+	if r := w.do(t, ospAdmin, "DELETE", "/v1/osps/osp-acme/rosters/coast", nil); r.status != 204 {
+		t.Errorf("OSP admin DELETE: %d %s", r.status, r.body)
+	}
+	if r := w.do(t, ospAdmin, "DELETE", "/v1/osps/osp-acme/rosters/coast", nil); r.status != 404 || r.slug() != gateway.ProbNotFound {
+		t.Errorf("DELETE again: %d %s, want 404", r.status, r.body)
+	}
+	if r := w.do(t, agent, "GET", "/v1/osps/osp-acme/rosters/coast", nil); r.status != 404 {
+		t.Errorf("GET after DELETE: %d %s", r.status, r.body)
+	}
 }
 
 func TestRosterWritesNeedTheOSPAdminRoleAndValidNumbers(t *testing.T) {
@@ -118,8 +131,11 @@ func TestAnotherTenantsRosterAnswersTheSameWhetherTheOSPExistsOrNot(t *testing.T
 	withOSPAdmin(t, w)
 	for _, user := range []string{ospAdmin, agent, single} {
 		for _, path := range []string{"/v1/osps/%s/rosters", "/v1/osps/%s/rosters/metro-north"} {
-			for _, method := range []string{"GET", "PUT"} {
+			for _, method := range []string{"GET", "PUT", "DELETE"} {
 				var body any
+				if method != "GET" && !strings.HasSuffix(path, "north") {
+					continue
+				}
 				if method == "PUT" {
 					body = gateway.RosterBody{Contacts: []gateway.ContactBody{{Position: 1, Name: "A", Phone: "+15550101001"}}}
 					if !strings.HasSuffix(path, "north") {
