@@ -592,7 +592,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"route"}),
 		intake: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_api_intake_total",
-			Help: "HTTP intake requests produced, by kind (create, cancel) and outcome (accepted, replayed, conflict, refused).",
+			Help: "HTTP intake requests produced, by kind (create, cancel, control) and outcome (accepted, replayed, conflict, refused; controls: wrong_kind, finished).",
 		}, []string{"kind", "outcome"}),
 	}
 	if reg != nil {
