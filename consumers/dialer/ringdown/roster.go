@@ -160,6 +160,11 @@ func (m Machine) skipEntry(s *State, out *Output, c schemas.Contact, reason, det
 // unreached gives every contact who never had a turn in this ECO their entry when the
 // ring-down ends: filled before their turn, or not reached (cancelled, ended).
 func (m Machine) unreached(s *State, out *Output, phase string, now time.Time) {
+	if s.Reached == nil {
+		// Started by a release before the entries existed (every ring-down since has reached
+		// its first contact at Start): who had a turn is unknown, so claim nothing.
+		return
+	}
 	reason, detail := schemas.SkipNotReached, "ring-down "+phase+" before their turn"
 	if phase == PhaseAccepted {
 		reason, detail = schemas.SkipFilled, "the ECO was filled before their turn"

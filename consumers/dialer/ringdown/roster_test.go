@@ -263,3 +263,13 @@ func TestStartedCarriesTheRosterSnapshotInCallOrder(t *testing.T) {
 		t.Errorf("fixed roster's rotation %+v", fixed.Rotation)
 	}
 }
+
+func TestAStateFromBeforeEntriesClaimsNoOneWasNotReached(t *testing.T) {
+	t.Parallel()
+	d := newDriverWith(t, eco(1, 1, 0), Roster{Contacts: roster(3)})
+	d.s.Reached = nil // as a state written by the previous release restores
+	d.gather(d.place(), "1")
+	if sk := d.skips(); len(sk) != 0 || d.s.Phase != PhaseAccepted {
+		t.Errorf("phase %s, skip entries %+v: want accepted and none (who had a turn is unknown)", d.s.Phase, sk)
+	}
+}
