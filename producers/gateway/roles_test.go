@@ -58,6 +58,7 @@ func TestEveryRouteWorksAsTheGatewaysDatabaseRole(t *testing.T) {
 					Substitute: &gateway.PersonBody{Name: "Bo", Phone: "+15550101009"}}}}}}, 200},
 		{"GET /v1/osps/{osp}/rosters", agent, "/v1/osps/" + acme + "/rosters", nil, 200},
 		{"GET /v1/osps/{osp}/rosters/{region}", agent, "/v1/osps/" + acme + "/rosters/coast", nil, 200},
+		{"DELETE /v1/osps/{osp}/rosters/{region}", sysadmin, "/v1/osps/" + acme + "/rosters/coast", nil, 204},
 		{"GET /v1/admin/tenants", sysadmin, "/v1/admin/tenants", nil, 200},
 		{"PUT /v1/admin/nocs/{noc}", sysadmin, "/v1/admin/nocs/noc-zeta", gateway.NOCBody{Name: "Zeta", Code: "ZETA"}, 204},
 		{"PUT /v1/admin/osps/{osp}", sysadmin, "/v1/admin/osps/osp-zeta", gateway.OSPBody{Name: "Zeta", JobPrefix: "ZETA"}, 204},
