@@ -21,6 +21,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devpg"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
 )
@@ -145,8 +146,8 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		// A new, empty broker beside a database that remembers offsets of an earlier one (after
 		// `make clean`): the sink would wait at offsets the new topics never reach. Its
 		// projections stay; only its read positions start over.
-		if _, err := owner.Exec(ctx, `DELETE FROM sink_offsets`); err != nil {
-			return fmt.Errorf("reset the sink's stored offsets for the new broker: %w", err)
+		if err := projection.ResetOffsets(ctx, owner); err != nil {
+			return fmt.Errorf("new broker: %w", err)
 		}
 		log.Info().Msg("new embedded broker: the sink's stored offsets were reset")
 	}

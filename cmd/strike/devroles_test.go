@@ -16,12 +16,12 @@ import (
 func TestDevRunsEachComponentAsItsOwnLoginRole(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.New(t)
-	urls, err := devLoginRoles(ctx, db.Pool, db.URL)
-	if err != nil {
+	if _, err := devLoginRoles(ctx, db.Pool, db.URL); err != nil {
 		t.Fatal(err)
 	}
 	// A second start (a restart) resets the passwords and keeps working.
-	if urls, err = devLoginRoles(ctx, db.Pool, db.URL); err != nil {
+	urls, err := devLoginRoles(ctx, db.Pool, db.URL)
+	if err != nil {
 		t.Fatalf("second start: %v", err)
 	}
 	seen := map[string]bool{}

@@ -26,6 +26,7 @@ import (
 	"github.com/osprey-strike/strike/internal/lag"
 	"github.com/osprey-strike/strike/internal/opsserver"
 	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
@@ -57,7 +58,7 @@ func lagGroup(kind, group string) lag.Group {
 func sinkLagGroup(pool *pgxpool.Pool, group string) lag.Group {
 	g := lagGroup(sink.DefaultGroup, group)
 	g.Committed = func(ctx context.Context) (map[string]map[int32]int64, error) {
-		return sink.StoredOffsets(ctx, pool, g.Name)
+		return projection.StoredOffsets(ctx, pool, g.Name)
 	}
 	return g
 }
@@ -111,7 +112,7 @@ already exports its own group's lag. With --once it prints the lag as a table an
 
 Strike's groups are known by name with their topics; partitions a group has never committed
 count all their retained records. The sink's group (--sink-group) keeps its position in
-PostgreSQL (sink_offsets), so its lag is read from --database-url.`,
+PostgreSQL (with its projections), so its lag is read from --database-url.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := g.logger()

@@ -14,6 +14,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -114,15 +115,15 @@ func TestTwoNOCsReusingARequestIDEachGetTheirOwnECO(t *testing.T) {
 	for _, want := range []struct {
 		eco, noc, summary, status string
 	}{
-		{ours[0].ECOID, devdata.NOCNorthwind, mine.Summary, sink.StatusCreated},
-		{harbors[0].ECOID, devdata.NOCHarbor, theirs.Summary, sink.StatusCreated},
-		{conflict.ECOID, devdata.NOCNorthwind, "", sink.StatusRejected},
+		{ours[0].ECOID, devdata.NOCNorthwind, mine.Summary, projection.StatusCreated},
+		{harbors[0].ECOID, devdata.NOCHarbor, theirs.Summary, projection.StatusCreated},
+		{conflict.ECOID, devdata.NOCNorthwind, "", projection.StatusRejected},
 	} {
 		var noc, status, summary string
 		var reason *string
 		must(t, b.db.Pool.QueryRow(context.Background(), `SELECT noc_tenant_id, status, coalesce(summary, ''), reject_reason
 			FROM eco_board WHERE eco_id = $1`, want.eco).Scan(&noc, &status, &summary, &reason))
-		if noc != want.noc || status != want.status || summary != want.summary || (want.status != sink.StatusRejected && reason != nil) {
+		if noc != want.noc || status != want.status || summary != want.summary || (want.status != projection.StatusRejected && reason != nil) {
 			t.Errorf("board row %s: %s %s %q reject reason %v; want %s %s %q", want.eco, noc, status, summary, reason, want.noc, want.status, want.summary)
 		}
 	}

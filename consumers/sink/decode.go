@@ -9,37 +9,9 @@ import (
 
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/schemas"
 )
-
-// Status values on the ECO board. The board's status is the maximum of its candidates under the
-// order (class, event time, rank, event id), which is what makes the projection converge
-// whatever order events arrive in: a late call.placed never moves an accepted ECO back to
-// ringing, and a cancel is final.
-const (
-	StatusPending        = "pending" // only events without a status seen yet (e.g. call.ended)
-	StatusRejected       = "rejected"
-	StatusCreated        = "created"
-	StatusRinging        = "ringing"
-	StatusRetryScheduled = "retry_scheduled"
-	StatusAccepted       = "accepted"
-	StatusExhausted      = "exhausted"
-	StatusFailedOver     = "failed_over"
-	StatusCancelled      = "cancelled"
-)
-
-// Status classes: a higher class always wins over a lower one.
-const (
-	classPlaceholder = 0
-	classRejected    = 1 // an eco.created for the same id (a retried request) supersedes it
-	classInProgress  = 2
-	classEnded       = 3
-	classCancelled   = 4 // the NOC's cancel is final
-)
-
-// Statuses lists the statuses an ECO can show, for API validation.
-var Statuses = []string{StatusPending, StatusRejected, StatusCreated, StatusRinging, StatusRetryScheduled,
-	StatusAccepted, StatusExhausted, StatusFailedOver, StatusCancelled}
 
 // item is what one consumed record turns into.
 type item struct {
@@ -78,10 +50,8 @@ const (
 	itemControl          // a transaction marker: only moves the offset
 )
 
-type stmt struct {
-	sql  string
-	args []any
-}
+// stmt is one projection write (internal/projection owns the SQL).
+type stmt = projection.Stmt
 
 // decoder turns records into projection writes.
 type decoder struct {
@@ -124,9 +94,9 @@ func (d decoder) decode(r *kgo.Record) item {
 	default:
 		it.stmts, it.ecoID = stmts, ecoID
 		// Every projected event ends with its timeline row, whose args 2 and 3 are the tenants.
-		if tl := stmts[len(stmts)-1]; tl.sql == sqlTimeline {
-			it.noc, _ = tl.args[2].(string)
-			it.osp, _ = tl.args[3].(string)
+		if tl := stmts[len(stmts)-1]; tl.IsTimeline() {
+			it.noc, _ = tl.Args[2].(string)
+			it.osp, _ = tl.Args[3].(string)
 		}
 	}
 	return it
@@ -165,10 +135,10 @@ func decodeAs[T any](v *schemas.Validator, typ string, raw []byte) (T, error) {
 // withTimeline appends the timeline row every projected event has. An event without a board
 // write gets the tenant probe first, so the writer learns when it was ignored.
 func withTimeline(ce cloudevents.Event, ecoID, noc, osp string, at time.Time, raw []byte, s ...stmt) []stmt {
-	if len(s) == 0 || s[0].sql != sqlBoard {
-		s = append([]stmt{{sqlOtherTenants, []any{ecoID, noc, osp}}}, s...)
+	if len(s) == 0 || !s[0].IsBoard() {
+		s = append([]stmt{projection.OtherTenantsProbe(ecoID, noc, osp)}, s...)
 	}
-	return append(s, stmt{sqlTimeline, []any{ce.ID, ecoID, noc, osp, ce.Type, at, json.RawMessage(raw)}})
+	return append(s, projection.Timeline(ce.ID, ecoID, noc, osp, ce.Type, at, raw))
 }
 
 func onECOCreated(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -177,14 +147,14 @@ func onECOCreated(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stm
 		return nil, "", err
 	}
 	eng, _ := json.Marshal(e.Engagement)
-	b := newBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.CreatedAt)
-	b.requestID, b.jobNumber, b.number = e.RequestID, e.JobNumber, &e.Number
-	b.region, b.priority, b.siteName, b.siteAddress = e.Region, e.Priority, e.Site.Name, e.Site.Address
-	b.summary, b.ticket, b.requestedBy, b.peopleNeeded = e.Summary, e.NOCTicketRef, e.RequestedBy.Name, &e.PeopleNeeded
-	b.parentECO, b.engagement = e.ParentECOID, eng
-	b.status(StatusCreated, classInProgress, 0, e.CreatedAt)
-	b.createdPrio = 2
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CreatedAt, raw, b.stmt()), e.ECOID, nil
+	b := projection.NewBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.CreatedAt)
+	b.RequestID, b.JobNumber, b.Number = e.RequestID, e.JobNumber, &e.Number
+	b.Region, b.Priority, b.SiteName, b.SiteAddress = e.Region, e.Priority, e.Site.Name, e.Site.Address
+	b.Summary, b.Ticket, b.RequestedBy, b.PeopleNeeded = e.Summary, e.NOCTicketRef, e.RequestedBy.Name, &e.PeopleNeeded
+	b.ParentECO, b.Engagement = e.ParentECOID, eng
+	b.SetStatus(projection.StatusCreated, projection.ClassInProgress, 0, e.CreatedAt)
+	b.CreatedPrio = 2
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CreatedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onECORejected(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -192,12 +162,12 @@ func onECORejected(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]st
 	if err != nil {
 		return nil, "", err
 	}
-	b := newBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.RejectedAt)
-	b.requestID, b.region, b.parentECO = e.RequestID, e.Region, e.ParentECOID
-	b.rejectReason, b.rejectDetail = e.Reason, e.Detail
-	b.status(StatusRejected, classRejected, 0, e.RejectedAt)
-	b.createdPrio = 1
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.RejectedAt, raw, b.stmt()), e.ECOID, nil
+	b := projection.NewBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.RejectedAt)
+	b.RequestID, b.Region, b.ParentECO = e.RequestID, e.Region, e.ParentECOID
+	b.RejectReason, b.RejectDetail = e.Reason, e.Detail
+	b.SetStatus(projection.StatusRejected, projection.ClassRejected, 0, e.RejectedAt)
+	b.CreatedPrio = 1
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.RejectedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onECOCancelled(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -205,15 +175,15 @@ func onECOCancelled(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]s
 	if err != nil {
 		return nil, "", err
 	}
-	b := newBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.CancelledAt)
-	b.jobNumber, b.cancelledBy, b.cancelReason = e.JobNumber, e.CancelledBy.Name, e.Reason
-	b.status(StatusCancelled, classCancelled, 0, e.CancelledAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CancelledAt, raw, b.stmt()), e.ECOID, nil
+	b := projection.NewBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.CancelledAt)
+	b.JobNumber, b.CancelledBy, b.CancelReason = e.JobNumber, e.CancelledBy.Name, e.Reason
+	b.SetStatus(projection.StatusCancelled, projection.ClassCancelled, 0, e.CancelledAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CancelledAt, raw, b.Stmt()), e.ECOID, nil
 }
 
-func refBoard(r schemas.CalloutRef, ceID string, at time.Time) *board {
-	b := newBoard(r.ECOID, r.NOCTenantID, r.OSPTenantID, ceID, at)
-	b.jobNumber = r.JobNumber
+func refBoard(r schemas.CalloutRef, ceID string, at time.Time) *projection.Board {
+	b := projection.NewBoard(r.ECOID, r.NOCTenantID, r.OSPTenantID, ceID, at)
+	b.JobNumber = r.JobNumber
 	return b
 }
 
@@ -223,9 +193,9 @@ func onCalloutStarted(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.StartedAt)
-	b.region = e.Region
-	b.status(StatusRinging, classInProgress, 1, e.StartedAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.StartedAt, raw, b.stmt()), e.ECOID, nil
+	b.Region = e.Region
+	b.SetStatus(projection.StatusRinging, projection.ClassInProgress, 1, e.StartedAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.StartedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onCallPlaced(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -234,10 +204,10 @@ func onCallPlaced(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stm
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.PlacedAt)
-	b.status(StatusRinging, classInProgress, 1, e.PlacedAt)
-	a := attempt{ecoID: e.ECOID, callID: e.CallID, noc: e.NOCTenantID, osp: e.OSPTenantID, contact: e.Contact,
-		pass: &e.Pass, round: &e.Round, callSID: e.CallSID, placedAt: &e.PlacedAt}
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.PlacedAt, raw, b.stmt(), a.stmt()), e.ECOID, nil
+	b.SetStatus(projection.StatusRinging, projection.ClassInProgress, 1, e.PlacedAt)
+	a := projection.Attempt{ECOID: e.ECOID, CallID: e.CallID, NOC: e.NOCTenantID, OSP: e.OSPTenantID, Contact: e.Contact,
+		Pass: &e.Pass, Round: &e.Round, CallSID: e.CallSID, PlacedAt: &e.PlacedAt}
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.PlacedAt, raw, b.Stmt(), a.Stmt()), e.ECOID, nil
 }
 
 func onCallEnded(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -246,12 +216,12 @@ func onCallEnded(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.EndedAt)
-	a := attempt{ecoID: e.ECOID, callID: e.CallID, noc: e.NOCTenantID, osp: e.OSPTenantID, contact: e.Contact,
-		pass: &e.Pass, round: &e.Round, callSID: e.CallSID, endedAt: &e.EndedAt, result: e.Result, detail: e.Detail}
+	a := projection.Attempt{ECOID: e.ECOID, CallID: e.CallID, NOC: e.NOCTenantID, OSP: e.OSPTenantID, Contact: e.Contact,
+		Pass: &e.Pass, Round: &e.Round, CallSID: e.CallSID, EndedAt: &e.EndedAt, Result: e.Result, Detail: e.Detail}
 	if e.DurationSeconds > 0 {
-		a.duration = &e.DurationSeconds
+		a.Duration = &e.DurationSeconds
 	}
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.EndedAt, raw, b.stmt(), a.stmt()), e.ECOID, nil
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.EndedAt, raw, b.Stmt(), a.Stmt()), e.ECOID, nil
 }
 
 func onAccepted(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -260,18 +230,18 @@ func onAccepted(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt,
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.AcceptedAt)
-	b.callsMade, b.acceptedCount = e.CallsMade, e.AcceptedCount
+	b.CallsMade, b.AcceptedCount = e.CallsMade, e.AcceptedCount
 	if !e.Late {
 		// A late acceptance (after the ECO was filled) is on the timeline but does not make
 		// that person the responder.
-		b.acceptedName, b.acceptedPhone, b.acceptedAt = e.Contact.Name, e.Contact.Phone, &e.AcceptedAt
+		b.AcceptedName, b.AcceptedPhone, b.AcceptedAt = e.Contact.Name, e.Contact.Phone, &e.AcceptedAt
 		if e.AcceptedCount >= max(e.PeopleNeeded, 1) {
-			b.status(StatusAccepted, classEnded, 5, e.AcceptedAt)
+			b.SetStatus(projection.StatusAccepted, projection.ClassEnded, 5, e.AcceptedAt)
 		} else {
-			b.status(StatusRinging, classInProgress, 3, e.AcceptedAt)
+			b.SetStatus(projection.StatusRinging, projection.ClassInProgress, 3, e.AcceptedAt)
 		}
 	}
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.AcceptedAt, raw, b.stmt()), e.ECOID, nil
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.AcceptedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onDeclined(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -280,7 +250,7 @@ func onDeclined(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt,
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.DeclinedAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.DeclinedAt, raw, b.stmt()), e.ECOID, nil
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.DeclinedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onRetryScheduled(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -289,9 +259,9 @@ func onRetryScheduled(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.ScheduledAt)
-	b.retryAt = &e.RetryAt
-	b.status(StatusRetryScheduled, classInProgress, 2, e.ScheduledAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.ScheduledAt, raw, b.stmt()), e.ECOID, nil
+	b.RetryAt = &e.RetryAt
+	b.SetStatus(projection.StatusRetryScheduled, projection.ClassInProgress, 2, e.ScheduledAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.ScheduledAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onFailedOver(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -300,9 +270,9 @@ func onFailedOver(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stm
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.FailedOverAt)
-	b.failedOverTo, b.failoverECO = e.ToOSPTenantID, e.NewECOID
-	b.status(StatusFailedOver, classEnded, 7, e.FailedOverAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.FailedOverAt, raw, b.stmt()), e.ECOID, nil
+	b.FailedOverTo, b.FailoverECO = e.ToOSPTenantID, e.NewECOID
+	b.SetStatus(projection.StatusFailedOver, projection.ClassEnded, 7, e.FailedOverAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.FailedOverAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onExhausted(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -311,9 +281,9 @@ func onExhausted(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.ExhaustedAt)
-	b.callsMade, b.acceptedCount, b.exhaustedReason = e.CallsMade, e.AcceptedCount, e.Reason
-	b.status(StatusExhausted, classEnded, 6, e.ExhaustedAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.ExhaustedAt, raw, b.stmt()), e.ECOID, nil
+	b.CallsMade, b.AcceptedCount, b.ExhaustedReason = e.CallsMade, e.AcceptedCount, e.Reason
+	b.SetStatus(projection.StatusExhausted, projection.ClassEnded, 6, e.ExhaustedAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.ExhaustedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onCalloutCancelled(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -322,9 +292,9 @@ func onCalloutCancelled(v *schemas.Validator, ce cloudevents.Event, raw []byte) 
 		return nil, "", err
 	}
 	b := refBoard(e.CalloutRef, ce.ID, e.CancelledAt)
-	b.cancelledBy, b.cancelReason = e.CancelledBy, e.Reason
-	b.status(StatusCancelled, classCancelled, 0, e.CancelledAt)
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CancelledAt, raw, b.stmt()), e.ECOID, nil
+	b.CancelledBy, b.CancelReason = e.CancelledBy, e.Reason
+	b.SetStatus(projection.StatusCancelled, projection.ClassCancelled, 0, e.CancelledAt)
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.CancelledAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onRenderJobChanged(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -337,10 +307,10 @@ func onRenderJobChanged(v *schemas.Validator, ce cloudevents.Event, raw []byte) 
 		// Strike job number). Other jobs in the OSP's Render are not Strike's record.
 		return nil, "", errSkip
 	}
-	b := newBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.UpdatedAt)
-	b.jobNumber, b.renderJobID = e.JobNumber, e.RenderJobID
-	b.fieldStatus, b.fieldAssignee, b.fieldVersion, b.fieldUpdatedAt = e.Status, e.Assignee, &e.Version, &e.UpdatedAt
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.UpdatedAt, raw, b.stmt()), e.ECOID, nil
+	b := projection.NewBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.UpdatedAt)
+	b.JobNumber, b.RenderJobID = e.JobNumber, e.RenderJobID
+	b.FieldStatus, b.FieldAssignee, b.FieldVersion, b.FieldUpdatedAt = e.Status, e.Assignee, &e.Version, &e.UpdatedAt
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.UpdatedAt, raw, b.Stmt()), e.ECOID, nil
 }
 
 func onRenderDispatch(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([]stmt, string, error) {
@@ -348,7 +318,7 @@ func onRenderDispatch(v *schemas.Validator, ce cloudevents.Event, raw []byte) ([
 	if err != nil {
 		return nil, "", err
 	}
-	b := newBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.At)
-	b.jobNumber, b.renderJobID = e.JobNumber, e.RenderJobID
-	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.At, raw, b.stmt()), e.ECOID, nil
+	b := projection.NewBoard(e.ECOID, e.NOCTenantID, e.OSPTenantID, ce.ID, e.At)
+	b.JobNumber, b.RenderJobID = e.JobNumber, e.RenderJobID
+	return withTimeline(ce, e.ECOID, e.NOCTenantID, e.OSPTenantID, e.At, raw, b.Stmt()), e.ECOID, nil
 }

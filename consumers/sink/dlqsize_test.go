@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/dlq"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -29,7 +29,7 @@ func TestANearlyOneMegabyteBadRecordReachesTheDLQAndTheSinkGoesOn(t *testing.T) 
 	bad := cloudevents.Record(topics.ECOEvents, e.ECOID, cloudevents.Event{ID: "x-big", Type: schemas.TypeECOCreated, Time: time.Now()}, value)
 	b.produce(t, bad, e.Created(), e.Started(time.Second))
 	b.awaitCaughtUp(t)
-	if st, _, _ := b.boardStatus(t, e.ECOID); st != sink.StatusRinging {
+	if st, _, _ := b.boardStatus(t, e.ECOID); st != projection.StatusRinging {
 		t.Errorf("status %q: the events after the large bad one must be projected", st)
 	}
 	dl := kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 1, 30*time.Second)

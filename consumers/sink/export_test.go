@@ -18,10 +18,7 @@ func (s *Sink) SetBeforeCommit(f func(n int)) { s.beforeCommit = f }
 func (s *Sink) SetMidTransaction(f func()) { s.w.midTx = f }
 
 // Stmt is a decoded projection write, for the raw baseline of the benchmark.
-type Stmt struct {
-	SQL  string
-	Args []any
-}
+type Stmt = stmt
 
 // Statements decodes recs into their projection writes, one group per record.
 func Statements(t testing.TB, recs []*kgo.Record) [][]Stmt {
@@ -32,10 +29,7 @@ func Statements(t testing.TB, recs []*kgo.Record) [][]Stmt {
 	d := decoder{v: v, now: time.Now}
 	out := make([][]Stmt, len(recs))
 	for i, r := range recs {
-		it := d.decode(r)
-		for _, s := range it.stmts {
-			out[i] = append(out[i], Stmt{s.sql, s.args})
-		}
+		out[i] = d.decode(r).stmts
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -64,7 +65,7 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 	}
 	before := snapshot(t, db.Pool)
 
-	res, err := w.apply(ctx, items, map[TP]int64{{"t", 0}: int64(len(items))})
+	res, err := w.apply(ctx, items, map[TP]int64{{Topic: "t", Partition: 0}: int64(len(items))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,11 +98,11 @@ func TestStoredOffsetBehindExpectedIsReportedAsRewind(t *testing.T) {
 		t.Fatal(err)
 	}
 	// This replica believes it is at 7 (a rebuild swapped in tables that stop at 3).
-	res, err := w.apply(ctx, decodeAll(t, v, recs[7:]), map[TP]int64{{"t", 0}: 7})
+	res, err := w.apply(ctx, decodeAll(t, v, recs[7:]), map[TP]int64{{Topic: "t", Partition: 0}: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.rewind[TP{"t", 0}]; got != 3 || len(res.next) != 0 {
+	if got := res.rewind[TP{Topic: "t", Partition: 0}]; got != 3 || len(res.next) != 0 {
 		t.Errorf("rewind = %v, next = %v; want a rewind to 3 and nothing written", res.rewind, res.next)
 	}
 }
@@ -131,16 +132,16 @@ func TestOutOfOrderAndDuplicateEventsConverge(t *testing.T) {
 	}{
 		{"accepted ECO with a late call.placed", func(e sinktest.ECO) []*kgo.Record {
 			return append(e.Lifecycle(), e.Placed(3, 39*s))
-		}, StatusAccepted},
+		}, projection.StatusAccepted},
 		{"cancel is final even before a later acceptance", func(e sinktest.ECO) []*kgo.Record {
 			return []*kgo.Record{e.Created(), e.Started(s), e.Placed(1, 2*s), e.Cancelled(10 * s), e.Accepted(1, 20*s)}
-		}, StatusCancelled},
+		}, projection.StatusCancelled},
 		{"rejected then created after the link came back", func(e sinktest.ECO) []*kgo.Record {
 			return []*kgo.Record{e.Rejected(schemas.ReasonLinkNotActive), e.Created(), e.Started(s)}
-		}, StatusRinging},
+		}, projection.StatusRinging},
 		{"exhausted", func(e sinktest.ECO) []*kgo.Record {
 			return []*kgo.Record{e.Created(), e.Started(s), e.Placed(1, 2*s), e.Ended(1, schemas.CallNoAnswer, 30*s), e.Exhausted(31 * s)}
-		}, StatusExhausted},
+		}, projection.StatusExhausted},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {

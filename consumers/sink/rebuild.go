@@ -15,11 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/projection"
 )
-
-// projectionTables are rebuilt and swapped together; sink_offsets goes with them so the swapped
-// tables and their positions always agree.
-var projectionTables = []string{"eco_board", "eco_timeline", "call_attempts", "sink_offsets"}
 
 // RebuildConfig configures Rebuild.
 type RebuildConfig struct {
@@ -82,8 +79,8 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 		scratch = scratch[:50]
 	}
 	scratch += "_sink_rebuild"
-	if err := createScratch(ctx, deps, live, scratch); err != nil {
-		return stats, err
+	if err := projection.CreateScratch(ctx, deps.Pool, live, scratch); err != nil {
+		return stats, fmt.Errorf("sink rebuild: %w", err)
 	}
 
 	cl, err := kgo.NewClient(append(kafkaclient.Options(cfg.Brokers, cfg.Security, Name+"-rebuild", deps.Log, nil),
@@ -103,7 +100,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 	target := map[TP]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Partition >= 0 {
-			target[TP{o.Topic, o.Partition}] = o.Offset
+			target[TP{Topic: o.Topic, Partition: o.Partition}] = o.Offset
 		}
 	})
 	if len(target) == 0 {
@@ -117,7 +114,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 	pos := map[TP]int64{}
 	starts.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Partition >= 0 {
-			pos[TP{o.Topic, o.Partition}] = o.Offset
+			pos[TP{Topic: o.Topic, Partition: o.Partition}] = o.Offset
 		}
 	})
 	done := func() bool {
@@ -142,7 +139,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 		}
 		var items []item
 		fetches.EachRecord(func(r *kgo.Record) {
-			tp := TP{r.Topic, r.Partition}
+			tp := TP{Topic: r.Topic, Partition: r.Partition}
 			if end, ok := target[tp]; ok && r.Offset >= end {
 				return // beyond the snapshot: the live sink will apply it
 			}
@@ -164,7 +161,7 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 		}
 		for i := range items {
 			it := &items[i]
-			pos[TP{it.rec.Topic, it.rec.Partition}] = it.rec.Offset + 1
+			pos[TP{Topic: it.rec.Topic, Partition: it.rec.Partition}] = it.rec.Offset + 1
 			stats.Records++
 			switch {
 			case it.kind == itemApply && res.ignored[i]:
@@ -190,8 +187,8 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 	if beforeSwap != nil {
 		beforeSwap()
 	}
-	if err := swap(ctx, deps, live, scratch); err != nil {
-		return stats, err
+	if err := projection.SwapIn(ctx, deps.Pool, live, scratch); err != nil {
+		return stats, fmt.Errorf("sink rebuild: %w", err)
 	}
 	stats.Duration = time.Since(start)
 	if cfg.Progress != nil {
@@ -209,64 +206,12 @@ func storePositions(ctx context.Context, deps Deps, w *writer, pos map[TP]int64)
 		b := &pgx.Batch{}
 		for tp, off := range pos {
 			if off > 0 { // nothing is ever ahead of offset 0; a missing row reads as 0
-				b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, off)
+				o := projection.OffsetStmt(w.group, tp, off)
+				b.Queue(o.SQL, o.Args...)
 			}
 		}
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return fmt.Errorf("sink rebuild: store positions: %w", err)
-		}
-		return nil
-	})
-}
-
-// createScratch makes an empty copy of the projection tables, with their policies.
-func createScratch(ctx context.Context, deps Deps, live, scratch string) error {
-	s, l := pgx.Identifier{scratch}.Sanitize(), pgx.Identifier{live}.Sanitize()
-	return pgx.BeginFunc(ctx, deps.Pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DROP SCHEMA IF EXISTS `+s+` CASCADE`); err != nil {
-			return fmt.Errorf("sink rebuild: drop old scratch schema: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+s); err != nil {
-			return fmt.Errorf("sink rebuild: create scratch schema: %w", err)
-		}
-		for _, t := range projectionTables {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE %s.%s INCLUDING ALL)`, s, t, l, t)); err != nil {
-				return fmt.Errorf("sink rebuild: create %s: %w", t, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `SELECT `+l+`.strike_secure_projections($1)`, scratch); err != nil {
-			return fmt.Errorf("sink rebuild: secure scratch tables: %w", err)
-		}
-		return nil
-	})
-}
-
-// swap replaces the live tables with the rebuilt ones in one transaction. Offsets of other
-// consumer groups (if any) are carried over.
-func swap(ctx context.Context, deps Deps, live, scratch string) error {
-	s, l := pgx.Identifier{scratch}.Sanitize(), pgx.Identifier{live}.Sanitize()
-	return pgx.BeginFunc(ctx, deps.Pool, func(tx pgx.Tx) error {
-		var locks []string
-		for _, t := range projectionTables {
-			locks = append(locks, l+"."+t)
-		}
-		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(locks, ", ")+` IN ACCESS EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("sink rebuild: lock live tables: %w", err)
-		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s.sink_offsets SELECT * FROM %s.sink_offsets o
-			WHERE NOT EXISTS (SELECT 1 FROM %s.sink_offsets n WHERE n.consumer_group = o.consumer_group)`, s, l, s)); err != nil {
-			return fmt.Errorf("sink rebuild: carry other groups' offsets: %w", err)
-		}
-		for _, t := range projectionTables {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE %s.%s`, l, t)); err != nil {
-				return fmt.Errorf("sink rebuild: drop old %s: %w", t, err)
-			}
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s.%s SET SCHEMA %s`, s, t, l)); err != nil {
-				return fmt.Errorf("sink rebuild: swap in %s: %w", t, err)
-			}
-		}
-		if _, err := tx.Exec(ctx, `DROP SCHEMA `+s); err != nil {
-			return fmt.Errorf("sink rebuild: drop scratch schema: %w", err)
 		}
 		return nil
 	})

@@ -5,7 +5,7 @@
 // Exactly-once effect: the consumed offsets live in PostgreSQL (sink_offsets) and are written in
 // the same transaction as the rows; on assignment the consumer seeks to them, and every batch is
 // fenced by them, so a replayed batch changes nothing. Rows are merged, never overwritten blindly
-// (see sql.go), so duplicate and out-of-order events converge. A batch is written in a fixed
+// (see internal/projection, which owns the tables' SQL), so duplicate and out-of-order events converge. A batch is written in a fixed
 // number of round trips whatever its size.
 //
 // Failure handling: an event type the sink does not know is skipped and counted
@@ -32,6 +32,7 @@ import (
 	"github.com/osprey-strike/strike/internal/dlq"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -183,7 +184,7 @@ func (s *Sink) Run(ctx context.Context) error {
 // adjustOffsets starts each newly assigned partition at its offset stored in PostgreSQL.
 func (s *Sink) adjustOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	var stored map[TP]int64
-	op := func() (map[TP]int64, error) { return readOffsets(ctx, s.deps.Pool, s.cfg.Group, false) }
+	op := func() (map[TP]int64, error) { return projection.ReadOffsets(ctx, s.deps.Pool, s.cfg.Group, false) }
 	stored, err := backoff.Retry(ctx, op, backoff.WithBackOff(s.newBackoff()), backoff.WithMaxElapsedTime(time.Minute))
 	if err != nil {
 		return nil, fmt.Errorf("read stored offsets: %w", err)
@@ -192,7 +193,7 @@ func (s *Sink) adjustOffsets(ctx context.Context, assigned map[string]map[int32]
 	defer s.mu.Unlock()
 	for topic, parts := range assigned {
 		for p := range parts {
-			tp := TP{topic, p}
+			tp := TP{Topic: topic, Partition: p}
 			if off, ok := stored[tp]; ok {
 				parts[p] = kgo.NewOffset().At(off).WithEpoch(-1)
 				s.expected[tp] = off
@@ -208,7 +209,7 @@ func (s *Sink) adjustOffsets(ctx context.Context, assigned map[string]map[int32]
 // checkStored seeks back any owned partition whose stored offset is behind this replica's
 // position: a rebuild swapped in its tables while nothing new arrived to trip the batch fence.
 func (s *Sink) checkStored(ctx context.Context, cl *kgo.Client) error {
-	stored, err := readOffsets(ctx, s.deps.Pool, s.cfg.Group, false)
+	stored, err := projection.ReadOffsets(ctx, s.deps.Pool, s.cfg.Group, false)
 	if err != nil {
 		return err
 	}
@@ -238,7 +239,7 @@ func (s *Sink) forget(_ context.Context, _ *kgo.Client, revoked map[string][]int
 	defer s.mu.Unlock()
 	for topic, parts := range revoked {
 		for _, p := range parts {
-			delete(s.expected, TP{topic, p})
+			delete(s.expected, TP{Topic: topic, Partition: p})
 		}
 	}
 }
@@ -354,7 +355,7 @@ func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, items []item) err
 func (s *Sink) count(items []item, res applyResult) {
 	for i := range items {
 		it := &items[i]
-		tp := TP{it.rec.Topic, it.rec.Partition}
+		tp := TP{Topic: it.rec.Topic, Partition: it.rec.Partition}
 		if _, rewound := res.rewind[tp]; rewound || it.stale {
 			continue
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/running"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
@@ -172,13 +173,13 @@ func TestEventsFromAllThreeTopicsProjectWithBothTenants(t *testing.T) {
 	b.produce(t, exhausted.Created(), exhausted.Started(time.Second), exhausted.Exhausted(time.Minute), rejected.Rejected(schemas.ReasonUnknownOSP))
 	b.awaitCaughtUp(t)
 
-	if st, by, field := b.boardStatus(t, accepted.ECOID); st != sink.StatusAccepted || by != "Contact 2" || field != "on_site" {
+	if st, by, field := b.boardStatus(t, accepted.ECOID); st != projection.StatusAccepted || by != "Contact 2" || field != "on_site" {
 		t.Errorf("accepted ECO: status %q, accepted by %q, field %q; want accepted by Contact 2, on_site", st, by, field)
 	}
-	if st, _, _ := b.boardStatus(t, exhausted.ECOID); st != sink.StatusExhausted {
+	if st, _, _ := b.boardStatus(t, exhausted.ECOID); st != projection.StatusExhausted {
 		t.Errorf("exhausted ECO: status %q", st)
 	}
-	if st, _, _ := b.boardStatus(t, rejected.ECOID); st != sink.StatusRejected {
+	if st, _, _ := b.boardStatus(t, rejected.ECOID); st != projection.StatusRejected {
 		t.Errorf("rejected request: status %q, want it on the NOC's board as rejected", st)
 	}
 	var missing int
@@ -210,7 +211,7 @@ func TestUnknownTypesAreSkippedAndBadRecordsGoToTheDLQWhileTheBatchGoesOn(t *tes
 	b.produce(t, e.Created(), unknown, notJSON, violating, e.Started(time.Second))
 	b.awaitCaughtUp(t)
 
-	if st, _, _ := b.boardStatus(t, e.ECOID); st != sink.StatusRinging {
+	if st, _, _ := b.boardStatus(t, e.ECOID); st != projection.StatusRinging {
 		t.Errorf("status %q: the good events around the bad ones must be projected", st)
 	}
 	if n := counter(t, r.reg, "strike_sink_events_skipped_total", "type", "strike.callout.hologram.v9"); n != 1 {
@@ -275,7 +276,7 @@ func TestEventsWhoseTenantsDisagreeWithTheRowAreIgnoredAndCounted(t *testing.T) 
 		Scan(&summary, &region, &status, &reason, &noc, &osp, &job); err != nil {
 		t.Fatal(err)
 	}
-	if summary != mine.Summary || region != mine.Region || status != sink.StatusRinging || reason != nil ||
+	if summary != mine.Summary || region != mine.Region || status != projection.StatusRinging || reason != nil ||
 		noc != "noc-a" || osp != "osp-a" || job != mine.JobNumber {
 		t.Errorf("board row after events of other tenants: summary %q region %q status %q reject reason %v tenants %s/%s job %q; want %q %q ringing, no reason, noc-a/osp-a %q",
 			summary, region, status, reason, noc, osp, job, mine.Summary, mine.Region, mine.JobNumber)
@@ -374,7 +375,7 @@ func TestKilledMidBatchConvergesToARebuild(t *testing.T) {
 	late := sinktest.NewECO("noc-a", "osp-a", 99, now)
 	b.produce(t, late.Created())
 	b.awaitCaughtUp(t)
-	if st, _, _ := b.boardStatus(t, late.ECOID); st != sink.StatusCreated {
+	if st, _, _ := b.boardStatus(t, late.ECOID); st != projection.StatusCreated {
 		t.Errorf("after the swap the live sink projected status %q, want created", st)
 	}
 }
@@ -433,7 +434,7 @@ func TestARecordPostgreSQLRefusesGoesToTheDLQAndTheRestIsWritten(t *testing.T) {
 	bad.Summary = "nul \u0000 byte" // valid JSON and schema, but PostgreSQL text cannot hold it
 	b.produce(t, good.Created(), bad.Created(), good.Started(time.Second))
 	b.awaitCaughtUp(t)
-	if st, _, _ := b.boardStatus(t, good.ECOID); st != sink.StatusRinging {
+	if st, _, _ := b.boardStatus(t, good.ECOID); st != projection.StatusRinging {
 		t.Errorf("good ECO status %q, want ringing", st)
 	}
 	dlqs := kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 1, 30*time.Second)
@@ -494,7 +495,7 @@ func TestLiveSinkSeeksBackAfterARebuildSwapsInOlderOffsets(t *testing.T) {
 	// After the swap the stored offsets are behind the live sink: it must seek back and
 	// re-apply "during" into the new tables.
 	b.awaitCaughtUp(t)
-	if st, _, _ := b.boardStatus(t, during.ECOID); st != sink.StatusAccepted {
+	if st, _, _ := b.boardStatus(t, during.ECOID); st != projection.StatusAccepted {
 		t.Fatalf("ECO projected while the rebuild ran: status %q after the swap, want accepted", st)
 	}
 	if n := counter(t, r.reg, "strike_sink_rewinds_total", "", ""); n == 0 {

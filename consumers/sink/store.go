@@ -8,13 +8,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osprey-strike/strike/internal/projection"
 )
 
 // TP names a partition.
-type TP struct {
-	Topic     string
-	Partition int32
-}
+type TP = projection.TP
 
 // writer applies decoded batches to PostgreSQL together with the offsets they reach.
 type writer struct {
@@ -74,18 +73,18 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 	}
 	stored := map[TP]int64{}
 	if !w.noOffsets {
-		if stored, err = readOffsets(ctx, tx, w.group, true); err != nil {
+		if stored, err = projection.ReadOffsets(ctx, tx, w.group, true); err != nil {
 			return res, err
 		}
 	}
 	b := &pgx.Batch{}
 	owner := make([]int, 0, len(items)*2) // queued statement -> item index
 	// What a queued statement's row count says of its item's tenants: boardWrite ignored the
-	// event when it changed no row, probe when it found a row (sqlOtherTenants).
+	// event when it changed no row, probe when it found a row (projection.OtherTenantsProbe).
 	checks := make([]tenantCheck, 0, len(items)*2)
 	for i := range items {
 		it := &items[i]
-		tp := TP{it.rec.Topic, it.rec.Partition}
+		tp := TP{Topic: it.rec.Topic, Partition: it.rec.Partition}
 		st, hasSt := stored[tp]
 		// A partition this replica has written that has no stored row at all was swapped out
 		// by a rebuild that found nothing there yet: it stands at 0.
@@ -100,9 +99,9 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		}
 		if it.kind == itemApply {
 			for _, s := range it.stmts {
-				b.Queue(s.sql, s.args...)
+				b.Queue(s.SQL, s.Args...)
 				owner = append(owner, i)
-				checks = append(checks, checkOf(s.sql))
+				checks = append(checks, checkOf(s))
 			}
 		}
 		res.next[tp] = it.rec.Offset + 1
@@ -111,7 +110,8 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 		if w.noOffsets {
 			break
 		}
-		b.Queue(sqlOffsets, w.group, tp.Topic, tp.Partition, next)
+		o := projection.OffsetStmt(w.group, tp, next)
+		b.Queue(o.SQL, o.Args...)
 		owner = append(owner, -1)
 		checks = append(checks, noCheck)
 	}
@@ -151,40 +151,14 @@ const (
 	probe
 )
 
-func checkOf(sql string) tenantCheck {
-	switch sql {
-	case sqlBoard:
+func checkOf(s stmt) tenantCheck {
+	switch {
+	case s.IsBoard():
 		return boardWrite
-	case sqlOtherTenants:
+	case s.IsProbe():
 		return probe
 	}
 	return noCheck
-}
-
-// readOffsets returns the stored next offsets of group; forUpdate locks them for the transaction
-// so two replicas that both think they own a partition serialize.
-func readOffsets(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, group string, forUpdate bool) (map[TP]int64, error) {
-	sql := `SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1`
-	if forUpdate {
-		sql += ` FOR UPDATE`
-	}
-	rows, err := q.Query(ctx, sql, group)
-	if err != nil {
-		return nil, fmt.Errorf("read offsets: %w", err)
-	}
-	out := map[TP]int64{}
-	var tp TP
-	var off int64
-	_, err = pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
-		out[tp] = off
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read offsets: %w", err)
-	}
-	return out, nil
 }
 
 // isDataError reports whether PostgreSQL refused a statement for its data (class 22 data
@@ -196,21 +170,4 @@ func isDataError(err error) bool {
 		return false
 	}
 	return len(pgErr.Code) == 5 && (pgErr.Code[:2] == "22" || pgErr.Code[:2] == "23")
-}
-
-// StoredOffsets returns group's next offsets as stored in sink_offsets, by topic and partition:
-// the sink's position, which Kafka's committed offsets do not hold (for lag metrics).
-func StoredOffsets(ctx context.Context, pool *pgxpool.Pool, group string) (map[string]map[int32]int64, error) {
-	stored, err := readOffsets(ctx, pool, group, false)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]map[int32]int64{}
-	for tp, off := range stored {
-		if out[tp.Topic] == nil {
-			out[tp.Topic] = map[int32]int64{}
-		}
-		out[tp.Topic][tp.Partition] = off
-	}
-	return out, nil
 }

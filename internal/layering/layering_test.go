@@ -25,12 +25,7 @@ var testHelpers = []string{
 }
 
 // allowed are component-to-component imports that remain, each with the issue that removes it.
-var allowed = map[[2]string]string{
-	// The gateway reads the sink's projection tables through the sink's package; one package
-	// owning the projections' SQL for readers and the writer is issue 10 ("Projection tables have
-	// one owner").
-	{module + "/producers/gateway", module + "/consumers/sink"}: "issue 10",
-}
+var allowed = map[[2]string]string{}
 
 type pkg struct {
 	ImportPath string

@@ -32,6 +32,7 @@ import (
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
@@ -362,15 +363,10 @@ type BoardFill struct {
 	Pool *pgxpool.Pool
 }
 
-// Filled implements FillChecker. An ECO the board does not know yet is not filled.
+// Filled implements FillChecker through internal/projection, which owns the board's SQL. An ECO
+// the board does not know yet is not filled.
 func (b BoardFill) Filled(ctx context.Context, ecoID string) (bool, error) {
-	var filled bool
-	err := b.Pool.QueryRow(ctx, `SELECT coalesce(bool_or(accepted_count >= coalesce(people_needed, 1)), false)
-		FROM eco_board WHERE eco_id = $1`, ecoID).Scan(&filled)
-	if err != nil {
-		return false, fmt.Errorf("read fill of ECO %s: %w", ecoID, err)
-	}
-	return filled, nil
+	return projection.Filled(ctx, b.Pool, ecoID)
 }
 
 // NOCSubaccounts knows the NOC subaccounts from noc_tenants.twilio_subaccount_sid.

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -161,30 +162,13 @@ func (n NOCCallIns) Offers(ctx context.Context, account, to, from string) ([]Off
 	if err != nil {
 		return nil, fmt.Errorf("find the NOC of %s: %w", to, err)
 	}
-	var out []Offer
-	err = pgx.BeginTxFunc(ctx, n.Pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		// As the NOC's API role, so row-level security keeps the read to this NOC's rows
-		// (the same settings as the gateway's TenantTx).
-		if _, err := tx.Exec(ctx, `SELECT set_config('role', 'strike_api_noc', true), set_config('strike.tenant_kind', 'noc', true),
-			set_config('strike.tenant_id', $1, true)`, noc); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `SELECT b.eco_id::text, coalesce(b.job_number, ''), coalesce(b.site_name, ''), coalesce(b.summary, '')
-			FROM eco_board b
-			WHERE b.noc_tenant_id = $1 AND b.status IN ('created', 'ringing', 'retry_scheduled')
-			  AND EXISTS (SELECT 1 FROM call_attempts a WHERE a.eco_id = b.eco_id AND a.contact_phone = $2)
-			ORDER BY b.created_at DESC, b.eco_id DESC LIMIT $3`, noc, from, maxOffers)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Offer, error) {
-			var o Offer
-			return o, row.Scan(&o.ECOID, &o.JobNumber, &o.Site, &o.Summary)
-		})
-		return err
-	})
+	open, err := projection.OpenECOsCalling(ctx, n.Pool, noc, from, maxOffers)
 	if err != nil {
 		return nil, fmt.Errorf("read open callouts of %s for a caller: %w", noc, err)
+	}
+	out := make([]Offer, len(open))
+	for i, o := range open {
+		out[i] = Offer{ECOID: o.ECOID, JobNumber: o.JobNumber, Site: o.Site, Summary: o.Summary}
 	}
 	for _, o := range out {
 		if _, err := uuid.Parse(o.ECOID); err != nil {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/engagement"
+	"github.com/osprey-strike/strike/internal/projection"
 )
 
 // The browser UI (producers/gateway/web) acts for a signed-in user through these methods. Each
@@ -143,10 +143,10 @@ func (a *API) SystemConfigFor(ctx context.Context, id *Identity) (SystemConfig, 
 }
 
 // Statuses lists the statuses an ECO can show, for the board's filter.
-var Statuses = sink.Statuses
+var Statuses = projection.Statuses
 
 // Cancellable reports whether an ECO with status may still be cancelled (cancel refuses the
 // others with not-cancellable).
 func Cancellable(status string) bool {
-	return status != sink.StatusRejected && status != sink.StatusCancelled
+	return status != projection.StatusRejected && status != projection.StatusCancelled
 }

@@ -9,11 +9,11 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/osprey-strike/strike/internal/calloutcontrol"
 	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -79,18 +79,15 @@ func (a *API) controlECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Pro
 	if errs := checkControl(body); len(errs) > 0 {
 		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "", errs...)
 	}
-	var noc, osp, status string
-	err := TenantTx(r.Context(), a.deps.Pool, c.kind, c.tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(r.Context(), `SELECT noc_tenant_id, osp_tenant_id, status FROM eco_board
-			WHERE eco_id = $1 AND `+c.kind+`_tenant_id = $2`, eco, c.tenant).Scan(&noc, &osp, &status)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	entry, err := projection.LookUp(r.Context(), a.deps.Pool, c.kind, c.tenant, eco)
+	if errors.Is(err, projection.ErrNotFound) {
 		return errECONotFound
 	}
 	if err != nil {
 		a.log.Error().Err(err).Msg("read ECO for control")
 		return errInternal
 	}
+	noc, osp, status := entry.NOC, entry.OSP, entry.Status
 	if slices.Contains(finishedStatuses, status) {
 		a.metrics.intake.WithLabelValues("control", "finished").Inc()
 		return problem(http.StatusConflict, ProbECOFinished, "The callout has ended",

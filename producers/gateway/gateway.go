@@ -31,8 +31,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -496,8 +496,8 @@ func (a *API) listECOs(w http.ResponseWriter, r *http.Request, c *reqCtx) *Probl
 func (a *API) list(ctx context.Context, kind, tenant string, q ListQuery) (listResponse, *Problem) {
 	var errs []FieldError
 	f := ListFilter{Status: q.Status, Q: strings.TrimSpace(q.Q), Limit: a.cfg.DefaultPageSize}
-	if f.Status != "" && !slices.Contains(sink.Statuses, f.Status) {
-		errs = append(errs, FieldError{"status", "want one of " + strings.Join(sink.Statuses, ", ")})
+	if f.Status != "" && !slices.Contains(projection.Statuses, f.Status) {
+		errs = append(errs, FieldError{"status", "want one of " + strings.Join(projection.Statuses, ", ")})
 	}
 	if s := q.Since; s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
@@ -524,7 +524,7 @@ func (a *API) list(ctx context.Context, kind, tenant string, q ListQuery) (listR
 		if err != nil {
 			errs = append(errs, FieldError{"cursor", "not a cursor of this list; start again without it"})
 		} else {
-			f.After = &cur
+			f.After = &projection.Position{At: cur.At, ID: cur.ID}
 		}
 	}
 	if len(errs) > 0 {

@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/osprey-strike/strike/internal/projection"
 )
 
 // TokenPrefix starts every API token, so a leaked token is recognisable by secret scanners.
@@ -20,8 +22,8 @@ const TokenPrefix = "stk_"
 
 // Tenant kinds, as in URLs and memberships.
 const (
-	KindNOC = "noc"
-	KindOSP = "osp"
+	KindNOC = projection.KindNOC
+	KindOSP = projection.KindOSP
 )
 
 // Membership roles. NOC admins and operators may create and cancel ECOs; every role may read.

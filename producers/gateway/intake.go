@@ -19,6 +19,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/logging"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -273,18 +274,15 @@ func (a *API) cancel(ctx context.Context, c *reqCtx, eco string, body CancelECOB
 	if len(errs) > 0 {
 		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", errs...)
 	}
-	var osp, status, job string
-	err := TenantTx(ctx, a.deps.Pool, KindNOC, c.tenant, func(tx pgx.Tx) error {
-		return tx.QueryRow(ctx, `SELECT osp_tenant_id, status, coalesce(job_number, '') FROM eco_board
-			WHERE eco_id = $1 AND noc_tenant_id = $2`, eco, c.tenant).Scan(&osp, &status, &job)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
+	entry, err := projection.LookUp(ctx, a.deps.Pool, KindNOC, c.tenant, eco)
+	if errors.Is(err, projection.ErrNotFound) {
 		return IntakeResponse{}, errECONotFound
 	}
 	if err != nil {
 		a.log.Error().Err(err).Msg("read ECO for cancel")
 		return IntakeResponse{}, errInternal
 	}
+	osp, status := entry.OSP, entry.Status
 	if !Cancellable(status) {
 		return IntakeResponse{}, problem(http.StatusConflict, ProbNotCancellable, "ECO cannot be cancelled",
 			fmt.Sprintf("The ECO is %s.", status))

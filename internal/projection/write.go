@@ -1,9 +1,15 @@
-package sink
+package projection
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -116,18 +122,47 @@ const sqlOffsets = `INSERT INTO sink_offsets (consumer_group, topic, partition, 
 VALUES ($1, $2, $3, $4, now())
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = now()`
 
-// board is one event's contribution to an ECO's board row; empty strings and nil pointers are
+// Stmt is one projection write: the sink queues an event's statements, in order, in the
+// transaction that stores its offsets.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// IsBoard reports whether s writes the ECO's board row: a board write that affects no row was
+// refused for naming other tenants than the row's, and none of the event's writes took effect.
+func (s Stmt) IsBoard() bool { return s.SQL == sqlBoard }
+
+// IsProbe reports whether s is OtherTenantsProbe: a row found means the event's tenants are not
+// the ECO's, and none of its writes took effect.
+func (s Stmt) IsProbe() bool { return s.SQL == sqlOtherTenants }
+
+// OtherTenantsProbe is run before the timeline write of an event without a board write, so the
+// writer learns whether the event was ignored for naming other tenants than the ECO's.
+func OtherTenantsProbe(ecoID, noc, osp string) Stmt {
+	return Stmt{sqlOtherTenants, []any{ecoID, noc, osp}}
+}
+
+// IsTimeline reports whether s is a timeline row; its Args[2] and Args[3] are the tenants.
+func (s Stmt) IsTimeline() bool { return s.SQL == sqlTimeline }
+
+// Timeline is the timeline row every projected event has.
+func Timeline(eventID, ecoID, noc, osp, typ string, at time.Time, raw []byte) Stmt {
+	return Stmt{sqlTimeline, []any{eventID, ecoID, noc, osp, typ, at, json.RawMessage(raw)}}
+}
+
+// Board is one event's contribution to an ECO's board row; empty strings and nil pointers are
 // "this event does not say".
-type board struct {
-	ecoID, noc, osp                                  string
-	requestID, jobNumber                             string
-	number                                           *int64
-	region, priority, siteName, siteAddress, summary string
-	ticket, requestedBy                              string
-	peopleNeeded                                     *int
-	parentECO                                        string
-	engagement                                       []byte
-	rejectReason, rejectDetail                       string
+type Board struct {
+	ECOID, NOC, OSP                                  string
+	RequestID, JobNumber                             string
+	Number                                           *int64
+	Region, Priority, SiteName, SiteAddress, Summary string
+	Ticket, RequestedBy                              string
+	PeopleNeeded                                     *int
+	ParentECO                                        string
+	Engagement                                       []byte
+	RejectReason, RejectDetail                       string
 
 	st      string
 	stClass int
@@ -135,63 +170,67 @@ type board struct {
 	stRank  int
 	stEvent string
 
-	callsMade, acceptedCount     int
-	acceptedName, acceptedPhone  string
-	acceptedAt, retryAt          *time.Time
-	failedOverTo, failoverECO    string
-	cancelledBy, cancelReason    string
-	exhaustedReason, renderJobID string
-	fieldStatus, fieldAssignee   string
-	fieldVersion                 *int64
-	fieldUpdatedAt               *time.Time
+	CallsMade, AcceptedCount     int
+	AcceptedName, AcceptedPhone  string
+	AcceptedAt, RetryAt          *time.Time
+	FailedOverTo, FailoverECO    string
+	CancelledBy, CancelReason    string
+	ExhaustedReason, RenderJobID string
+	FieldStatus, FieldAssignee   string
+	FieldVersion                 *int64
+	FieldUpdatedAt               *time.Time
 	createdAt, updatedAt         time.Time
-	createdPrio                  int
+	// CreatedPrio ranks the event that dates the ECO: 2 eco.created, 1 eco.rejected, 0 others.
+	CreatedPrio int
 }
 
-// newBoard starts a contribution with a placeholder status that loses to every real one.
-func newBoard(ecoID, noc, osp, eventID string, at time.Time) *board {
-	return &board{ecoID: ecoID, noc: noc, osp: osp, st: StatusPending, stClass: classPlaceholder,
+// NewBoard starts a contribution with a placeholder status that loses to every real one.
+func NewBoard(ecoID, noc, osp, eventID string, at time.Time) *Board {
+	return &Board{ECOID: ecoID, NOC: noc, OSP: osp, st: StatusPending, stClass: ClassPlaceholder,
 		stAt: time.Time{}, stEvent: eventID, createdAt: at, updatedAt: at}
 }
 
-func (b *board) status(s string, class, rank int, at time.Time) {
+// SetStatus proposes status s with its class and rank (see Status*, Class*) at time at.
+func (b *Board) SetStatus(s string, class, rank int, at time.Time) {
 	b.st, b.stClass, b.stRank, b.stAt = s, class, rank, at
 }
 
-func (b *board) stmt() stmt {
+// Stmt is the board row's merge.
+func (b *Board) Stmt() Stmt {
 	var eng any
-	if b.engagement != nil {
-		eng = string(b.engagement)
+	if b.Engagement != nil {
+		eng = string(b.Engagement)
 	}
-	return stmt{sqlBoard, []any{
-		b.ecoID, b.noc, b.osp, nz(b.requestID), nz(b.jobNumber), b.number, nz(b.region), nz(b.priority),
-		nz(b.siteName), nz(b.siteAddress), nz(b.summary), nz(b.ticket), nz(b.requestedBy), b.peopleNeeded, nz(b.parentECO),
-		eng, nz(b.rejectReason), nz(b.rejectDetail),
+	return Stmt{sqlBoard, []any{
+		b.ECOID, b.NOC, b.OSP, nz(b.RequestID), nz(b.JobNumber), b.Number, nz(b.Region), nz(b.Priority),
+		nz(b.SiteName), nz(b.SiteAddress), nz(b.Summary), nz(b.Ticket), nz(b.RequestedBy), b.PeopleNeeded, nz(b.ParentECO),
+		eng, nz(b.RejectReason), nz(b.RejectDetail),
 		b.st, b.stClass, b.stAt, b.stRank, b.stEvent,
-		b.callsMade, b.acceptedCount, nz(b.acceptedName), nz(b.acceptedPhone), b.acceptedAt, b.retryAt,
-		nz(b.failedOverTo), nz(b.failoverECO), nz(b.cancelledBy), nz(b.cancelReason), nz(b.exhaustedReason),
-		nz(b.renderJobID), nz(b.fieldStatus), nz(b.fieldAssignee), b.fieldVersion, b.fieldUpdatedAt,
-		b.createdAt, b.createdPrio, b.updatedAt,
+		b.CallsMade, b.AcceptedCount, nz(b.AcceptedName), nz(b.AcceptedPhone), b.AcceptedAt, b.RetryAt,
+		nz(b.FailedOverTo), nz(b.FailoverECO), nz(b.CancelledBy), nz(b.CancelReason), nz(b.ExhaustedReason),
+		nz(b.RenderJobID), nz(b.FieldStatus), nz(b.FieldAssignee), b.FieldVersion, b.FieldUpdatedAt,
+		b.createdAt, b.CreatedPrio, b.updatedAt,
 	}}
 }
 
-// attempt is one event's contribution to a call_attempts row.
-type attempt struct {
-	ecoID, callID, noc, osp string
-	contact                 schemas.Contact
-	pass, round, duration   *int
-	callSID                 string
-	placedAt, endedAt       *time.Time
-	result, detail          string
+// Attempt is one event's contribution to a call_attempts row.
+type Attempt struct {
+	ECOID, CallID, NOC, OSP string
+	Contact                 schemas.Contact
+	Pass, Round, Duration   *int
+	CallSID                 string
+	PlacedAt, EndedAt       *time.Time
+	Result, Detail          string
 }
 
-func (a attempt) stmt() stmt {
+// Stmt is the call attempt row's merge.
+func (a Attempt) Stmt() Stmt {
 	var pos any
-	if a.contact.Position > 0 {
-		pos = a.contact.Position
+	if a.Contact.Position > 0 {
+		pos = a.Contact.Position
 	}
-	return stmt{sqlAttempt, []any{a.callID, a.ecoID, a.noc, a.osp, pos, nz(a.contact.Name), nz(a.contact.Phone),
-		a.pass, a.round, nz(a.callSID), a.placedAt, a.endedAt, nz(a.result), nz(a.detail), a.duration}}
+	return Stmt{sqlAttempt, []any{a.CallID, a.ECOID, a.NOC, a.OSP, pos, nz(a.Contact.Name), nz(a.Contact.Phone),
+		a.Pass, a.Round, nz(a.CallSID), a.PlacedAt, a.EndedAt, nz(a.Result), nz(a.Detail), a.Duration}}
 }
 
 // nz is NULL for an empty string.
@@ -200,4 +239,71 @@ func nz(s string) any {
 		return nil
 	}
 	return s
+}
+
+// TP names a partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+// OffsetStmt stores group's next offset of a partition, in the transaction of the rows it
+// produced.
+func OffsetStmt(group string, tp TP, next int64) Stmt {
+	return Stmt{sqlOffsets, []any{group, tp.Topic, tp.Partition, next}}
+}
+
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ReadOffsets returns the stored next offsets of group; forUpdate locks them for the
+// transaction, so two replicas that both think they own a partition serialize.
+func ReadOffsets(ctx context.Context, q Querier, group string, forUpdate bool) (map[TP]int64, error) {
+	sql := `SELECT topic, partition, next_offset FROM sink_offsets WHERE consumer_group = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	rows, err := q.Query(ctx, sql, group)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	out := map[TP]int64{}
+	var tp TP
+	var off int64
+	_, err = pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &off}, func() error {
+		out[tp] = off
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	return out, nil
+}
+
+// StoredOffsets returns group's next offsets as stored in sink_offsets, by topic and partition:
+// the sink's position, which Kafka's committed offsets do not hold (for lag metrics).
+func StoredOffsets(ctx context.Context, pool *pgxpool.Pool, group string) (map[string]map[int32]int64, error) {
+	stored, err := ReadOffsets(ctx, pool, group, false)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[int32]int64{}
+	for tp, off := range stored {
+		if out[tp.Topic] == nil {
+			out[tp.Topic] = map[int32]int64{}
+		}
+		out[tp.Topic][tp.Partition] = off
+	}
+	return out, nil
+}
+
+// ResetOffsets forgets every stored sink position (`strike dev` beside a new, empty broker,
+// whose offsets start over). The projections stay.
+func ResetOffsets(ctx context.Context, pool *pgxpool.Pool) error {
+	if _, err := pool.Exec(ctx, `DELETE FROM sink_offsets`); err != nil {
+		return fmt.Errorf("reset the sink's stored offsets: %w", err)
+	}
+	return nil
 }
