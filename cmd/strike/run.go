@@ -28,7 +28,7 @@ const (
 
 func (c *connFlags) register(cmd *cobra.Command) {
 	c.kafka.register(cmd)
-	cmd.Flags().StringVar(&c.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
+	cmd.Flags().StringVar(&c.dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL); each component's STRIKE_<COMPONENT>_DATABASE_URL overrides it, for its own login role (docs/runbooks/database-roles.md)")
 	cmd.Flags().StringVar(&c.opsAddr, "ops-addr", env("STRIKE_OPS_ADDR", defaultOpsAddr), "operations address: /metrics, /healthz and /readyz with each check's details; keep it off public networks (STRIKE_OPS_ADDR)")
 }
 
