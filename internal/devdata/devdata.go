@@ -83,6 +83,7 @@ var Users = []User{
 	{"olga@acme.example", "Olga (Acme agent)", "OSP agent", false, []Membership{{"osp", OSPAcme, "agent"}}},
 	{"root@strike.example", "Strike admin", "system admin", true, nil},
 	{"newbie@northwind.example", "Newbie", "no memberships", false, nil},
+	{"oscar@acme.example", "Oscar (Acme admin)", "OSP admin", false, []Membership{{"osp", OSPAcme, "admin"}}},
 }
 
 // Seed writes the demo world. Existing rows are brought back to the demo values.

@@ -150,3 +150,28 @@ var Statuses = projection.Statuses
 func Cancellable(status string) bool {
 	return status != projection.StatusRejected && status != projection.StatusCancelled
 }
+
+// RostersFor is GET /v1/osps/{osp}/rosters for id.
+func (a *API) RostersFor(ctx context.Context, id *Identity, osp string) ([]RosterSummaryView, *Problem) {
+	if _, p := Authorize(id, KindOSP, osp, ActRead); p != nil {
+		return nil, p
+	}
+	return a.rosters(ctx, osp)
+}
+
+// RosterFor is GET /v1/osps/{osp}/rosters/{region} for id.
+func (a *API) RosterFor(ctx context.Context, id *Identity, osp, region string) (RosterView, *Problem) {
+	if _, p := Authorize(id, KindOSP, osp, ActRead); p != nil {
+		return RosterView{}, p
+	}
+	return a.roster(ctx, osp, region)
+}
+
+// PutRosterFor is PUT /v1/osps/{osp}/rosters/{region} for id: OSP admins only.
+func (a *API) PutRosterFor(ctx context.Context, id *Identity, osp, region string, b RosterBody) *Problem {
+	role, p := Authorize(id, KindOSP, osp, ActManageRoster)
+	if p != nil {
+		return p
+	}
+	return a.putRosterBody(ctx, &reqCtx{id: id, kind: KindOSP, tenant: osp, role: role}, region, b)
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -142,34 +143,52 @@ func rosterView(r tenancy.Roster, now time.Time) RosterView {
 }
 
 func (a *API) listRosters(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
-	list, err := a.tenancy.Rosters(r.Context(), c.tenant)
+	items, p := a.rosters(r.Context(), c.tenant)
+	if p != nil {
+		return p
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+// rosters lists the OSP's rosters; the caller has authorized.
+func (a *API) rosters(ctx context.Context, osp string) ([]RosterSummaryView, *Problem) {
+	list, err := a.tenancy.Rosters(ctx, osp)
 	if err != nil {
-		a.log.Error().Err(err).Str(logging.FieldOSP, c.tenant).Msg("list rosters")
-		return errInternal
+		a.log.Error().Err(err).Str(logging.FieldOSP, osp).Msg("list rosters")
+		return nil, errInternal
 	}
 	items := make([]RosterSummaryView, len(list))
 	for i, s := range list {
 		items[i] = RosterSummaryView{Region: s.Region, Name: s.Name, Rotation: s.Rotation, Contacts: s.Contacts,
-			UpdatedAt: s.UpdatedAt.UTC(), URL: "/v1/osps/" + c.tenant + "/rosters/" + s.Region}
+			UpdatedAt: s.UpdatedAt.UTC(), URL: "/v1/osps/" + osp + "/rosters/" + s.Region}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
-	return nil
+	return items, nil
 }
 
 var errNoRoster = problem(http.StatusNotFound, ProbNotFound, "No such roster",
 	"This OSP has no roster for that region; PUT one to create it.")
 
 func (a *API) getRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
-	ros, err := a.tenancy.GetRoster(r.Context(), c.tenant, r.PathValue("region"))
+	v, p := a.roster(r.Context(), c.tenant, r.PathValue("region"))
+	if p != nil {
+		return p
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+// roster reads one of the OSP's rosters; the caller has authorized.
+func (a *API) roster(ctx context.Context, osp, region string) (RosterView, *Problem) {
+	ros, err := a.tenancy.GetRoster(ctx, osp, region)
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):
-		return errNoRoster
+		return RosterView{}, errNoRoster
 	case err != nil:
-		a.log.Error().Err(err).Str(logging.FieldOSP, c.tenant).Msg("read roster")
-		return errInternal
+		a.log.Error().Err(err).Str(logging.FieldOSP, osp).Msg("read roster")
+		return RosterView{}, errInternal
 	}
-	writeJSON(w, http.StatusOK, rosterView(ros, a.cfg.Now()))
-	return nil
+	return rosterView(ros, a.cfg.Now()), nil
 }
 
 // putRoster replaces the region's roster and answers with it as stored.
@@ -178,17 +197,24 @@ func (a *API) putRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 	if p := decodeBody(r, &b, false); p != nil {
 		return p
 	}
-	region := r.PathValue("region")
+	if p := a.putRosterBody(r.Context(), c, r.PathValue("region"), b); p != nil {
+		return p
+	}
+	return a.getRoster(w, r, c)
+}
+
+// putRosterBody validates and stores a roster; the caller has authorized the edit.
+func (a *API) putRosterBody(ctx context.Context, c *reqCtx, region string, b RosterBody) *Problem {
 	ros, p := b.roster(c.tenant, region)
 	if p != nil {
 		return p
 	}
-	if err := a.tenancy.PutRoster(r.Context(), ros); err != nil {
+	if err := a.tenancy.PutRoster(ctx, ros); err != nil {
 		return a.tenancyProblem(err)
 	}
 	a.log.Info().Str(logging.FieldOSP, c.tenant).Str("user_id", c.id.UserID).Str("region", region).
 		Int("contacts", len(b.Contacts)).Msg("roster saved")
-	return a.getRoster(w, r, c)
+	return nil
 }
 
 // deleteRoster removes the region's roster: 204, or 404 if there is none.

@@ -18,7 +18,7 @@ import (
 // pages are the parsed templates, one set per page: base layout + partials + the page.
 type pages map[string]*template.Template
 
-var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin"}
+var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin", "rosters", "roster"}
 
 func parsePages() (pages, error) {
 	p := pages{}
@@ -489,6 +489,7 @@ var funcs = template.FuncMap{
 	},
 	"board": boardURL,
 	"upper": strings.ToUpper,
+	"inc":   func(i int) int { return i + 1 },
 	"list":  func(xs ...string) []string { return xs },
 	"member": func(ms []gateway.Membership, kind, tenant string) bool {
 		for _, m := range ms {

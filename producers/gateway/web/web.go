@@ -94,6 +94,10 @@ var Paths = []string{
 	"GET /osps/{osp}/ecos/live",
 	"GET /osps/{osp}/ecos/{eco}",
 	"GET /osps/{osp}/ecos/{eco}/live",
+	"GET /osps/{osp}/rosters",
+	"GET /osps/{osp}/rosters/new",
+	"GET /osps/{osp}/rosters/{region}",
+	"POST /osps/{osp}/rosters/{region}",
 	"GET /admin",
 	"GET /static/",
 }
@@ -118,6 +122,10 @@ func (u *UI) Mount(mux *http.ServeMux) {
 		"GET /osps/{osp}/ecos/live":          u.page(u.boardLive(gateway.KindOSP)),
 		"GET /osps/{osp}/ecos/{eco}":         u.page(u.eco(gateway.KindOSP)),
 		"GET /osps/{osp}/ecos/{eco}/live":    u.page(u.ecoLive(gateway.KindOSP)),
+		"GET /osps/{osp}/rosters":            u.page(u.rosters),
+		"GET /osps/{osp}/rosters/new":        u.page(u.newRoster),
+		"GET /osps/{osp}/rosters/{region}":   u.page(u.roster),
+		"POST /osps/{osp}/rosters/{region}":  u.page(u.saveRoster),
 		"GET /admin":                         u.page(u.admin),
 		"GET /static/":                       http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))),
 	}

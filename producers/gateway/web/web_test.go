@@ -15,6 +15,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/producers/gateway"
 )
@@ -29,6 +30,7 @@ func TestLandingFollowsMe(t *testing.T) {
 		{agent, "/osps/osp-acme/ecos", w.ecos["hb-acme-1"].JobNumber},
 		{sysadmin, "/admin", "System configuration"},
 		{nobody, "/", `data-testid="no-access"`},
+		{"oscar@acme.example", "/osps/osp-acme/ecos", w.ecos["hb-acme-1"].JobNumber},
 	} {
 		t.Run(c.user, func(t *testing.T) {
 			b := w.browser(t)
@@ -344,4 +346,47 @@ func mustURL(t *testing.T, s string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+func TestOSPAdminEditsRostersAgentsReadThem(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	const admin = "oscar@acme.example"
+	b := w.browser(t)
+	b.signIn(admin, password(admin))
+	p := b.do(http.MethodGet, "/osps/osp-acme/rosters/metro-north", nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `value="Ada Lovelace"`) || !strings.Contains(p.body, "Save roster") {
+		t.Fatalf("admin's roster page: %d\n%s", p.status, p.body)
+	}
+	form := url.Values{"csrf": {b.csrf()}, "name": {"Acme metro north on-call"}, "rotation": {"fixed"},
+		"position": {"1", "2", ""}, "contact_name": {"Grace Hopper", "Ada Lovelace", ""}, "phone": {"+15550101002", "555-0101", ""}}
+	p = b.do(http.MethodPost, "/osps/osp-acme/rosters/metro-north", form)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "555-0101") || !strings.Contains(p.body, `role="alert"`) {
+		t.Fatalf("a phone number that is not E.164: %d, want the form again with the error\n%s", p.status, p.body)
+	}
+	form.Set("csrf", b.csrf())
+	form["phone"] = []string{"+15550101002", "+15550101001", ""}
+	p = b.do(http.MethodPost, "/osps/osp-acme/rosters/metro-north", form)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("valid roster: %d\n%s", p.status, p.body)
+	}
+	r, err := (tenancy.Store{Pool: w.db.Pool}).GetRoster(context.Background(), devdata.OSPAcme, devdata.RegionMetro)
+	if err != nil || len(r.Contacts) != 2 || r.Contacts[0].Name != "Grace Hopper" || r.Contacts[1].Phone != "+15550101001" {
+		t.Fatalf("stored roster %+v, %v", r, err)
+	}
+
+	a := w.browser(t)
+	a.signIn(agent, password(agent))
+	p = a.do(http.MethodGet, "/osps/osp-acme/rosters/metro-north", nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Grace Hopper") || strings.Contains(p.body, "Save roster") {
+		t.Fatalf("agent's roster page: %d, want it read-only\n%s", p.status, p.body)
+	}
+	form.Set("csrf", a.csrf())
+	if p := a.do(http.MethodPost, "/osps/osp-acme/rosters/metro-north", form); p.status != http.StatusForbidden {
+		t.Fatalf("agent saving a roster: %d, want 403", p.status)
+	}
+	// Another OSP's rosters are forbidden, the same as an OSP that does not exist.
+	e, n := a.do(http.MethodGet, "/osps/osp-bolt/rosters/metro-north", nil), a.do(http.MethodGet, "/osps/osp-nowhere/rosters/metro-north", nil)
+	if e.status != http.StatusForbidden || e.body != n.body {
+		t.Fatalf("another OSP's roster: %d, same as a missing OSP: %v", e.status, e.body == n.body)
+	}
 }

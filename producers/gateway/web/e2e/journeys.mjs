@@ -228,6 +228,34 @@ await journey("OSP agent: work across NOCs with provenance, read-only", async (p
   await forbiddenSame(page, "/osps/osp-bolt/ecos", "/osps/osp-nowhere/ecos");
   const res = await page.goto(base + "/nocs/noc-northwind/ecos/new");
   assert.equal(res.status(), 403);
+  // Rosters: an agent reads them.
+  await page.goto(base + "/osps/osp-acme/ecos");
+  await page.getByRole("link", { name: "Rosters" }).click();
+  await page.getByRole("link", { name: "metro-north" }).click();
+  assert.match(await page.getByTestId("roster").innerText(), /Ada Lovelace/);
+  assert.equal(await page.getByRole("button", { name: "Save roster" }).count(), 0, "an agent cannot edit a roster");
+});
+
+await journey("OSP admin: edits the OSP's roster, E.164 checked", async (page) => {
+  await signIn(page, user("OSP admin"));
+  assert.equal(path(page), "/osps/osp-acme/ecos");
+  await page.getByRole("link", { name: "Rosters" }).click();
+  await page.getByTestId("rosters").waitFor();
+  await shot(page, "rosters");
+  await page.getByRole("link", { name: "metro-north" }).click();
+  await page.getByRole("button", { name: "Save roster" }).waitFor();
+  await page.getByLabel("Order of row 4").fill("4");
+  await page.getByLabel("Name of row 4").fill("Dorothy Vaughan");
+  await page.getByLabel("Phone of row 4").fill("555 0104");
+  await page.getByRole("button", { name: "Save roster" }).click();
+  assert.equal(await page.getByLabel("Phone of row 4").evaluate((el) => el.validity.patternMismatch), true, "the browser refuses a number that is not E.164");
+  await page.getByLabel("Phone of row 4").fill("+15550101004");
+  await shot(page, "roster-edit");
+  await page.getByRole("button", { name: "Save roster" }).click();
+  await page.getByTestId("roster-saved").waitFor();
+  assert.equal(await page.getByLabel("Name of row 4").inputValue(), "Dorothy Vaughan");
+  assert.equal(await page.getByLabel("Phone of row 4").inputValue(), "+15550101004");
+  await forbiddenSame(page, "/osps/osp-bolt/rosters/metro-north", "/osps/osp-nowhere/rosters/metro-north");
 });
 
 await journey("system admin: system configuration, tenant boards by the explicit check", async (page) => {
