@@ -212,7 +212,7 @@ func baselineUpsert(b *testing.B, osps, n int) float64 {
 				b.base + row_number() OVER (PARTITION BY i.osp ORDER BY i.ord),
 				'J-' || (b.base + row_number() OVER (PARTITION BY i.osp ORDER BY i.ord))
 			FROM input i JOIN bumped b ON b.osp_tenant_id = i.osp
-			ON CONFLICT (request_id) DO NOTHING`, rid, eco, osp)
+			ON CONFLICT (noc_tenant_id, request_id) DO NOTHING`, rid, eco, osp)
 		if err != nil {
 			b.Fatalf("baseline upsert: %v", err)
 		}
