@@ -181,7 +181,7 @@ func (d *Dialer) rebalance(ctx context.Context, items []item) ([]item, error) {
 				delete(d.restored, p)
 			}
 			d.states.drop(it.revoked)
-			d.metrics.active.Set(float64(d.states.active()))
+			d.metrics.setLive(d.states.byPhase())
 			d.log.Info().Ints32("partitions", it.revoked).Msg("partitions revoked; ring-downs dropped")
 		case it.assigned != nil:
 			if err := d.restore(ctx, it.assigned); err != nil {
@@ -225,7 +225,7 @@ func (d *Dialer) restore(ctx context.Context, ps []int32) error {
 		d.states.done[id] = p
 	}
 	d.metrics.restored.Add(float64(len(got.live)))
-	d.metrics.active.Set(float64(d.states.active()))
+	d.metrics.setLive(d.states.byPhase())
 	d.log.Info().Ints32("partitions", ps).Int("ring_downs", len(got.live)).Int("finished", len(got.done)).
 		Dur("took", time.Since(start)).Msg("partitions assigned; ring-downs restored")
 	return nil
@@ -298,7 +298,7 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 // install makes a committed batch's states current, re-arms their timers and submits its side
 // effects.
 func (d *Dialer) install(b *batch) {
-	delta := 0
+	delta := map[string]int{} // live ring-downs by phase
 	for _, id := range b.order {
 		w := b.work[id]
 		if old := d.states.live[id]; old != nil {
@@ -306,7 +306,7 @@ func (d *Dialer) install(b *batch) {
 				old.timer.Stop()
 			}
 			if !old.st.Final() {
-				delta--
+				delta[old.st.Phase]--
 			}
 		}
 		if b.dirty[id] {
@@ -319,14 +319,17 @@ func (d *Dialer) install(b *batch) {
 			continue
 		}
 		if !w.st.Final() {
-			delta++
+			delta[w.st.Phase]++
 		}
 		d.states.live[id] = w
 		d.arm(id, w)
 	}
-	d.metrics.active.Add(float64(delta))
+	d.metrics.addLive(delta)
 	for _, st := range b.firstCalls {
 		d.metrics.firstCall.Observe(st.FirstCallAt.Sub(st.ECO.CreatedAt).Seconds())
+		if st.ECO.RequestedAt != nil {
+			d.metrics.fromRequest.Observe(max(st.FirstCallAt.Sub(*st.ECO.RequestedAt).Seconds(), 0))
+		}
 	}
 	for _, st := range b.accepted {
 		d.metrics.acceptance.Observe(st.Accepted[len(st.Accepted)-1].At.Sub(st.ECO.CreatedAt).Seconds())

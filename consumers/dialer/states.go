@@ -51,13 +51,13 @@ func (r *ringdowns) drop(ps []int32) {
 	}
 }
 
-// active counts the unfinished ring-downs; it walks every one, so it runs on partition changes
-// only (commits adjust the gauge by difference).
-func (r *ringdowns) active() int {
-	n := 0
+// byPhase counts the unfinished ring-downs by phase; it walks every one, so it runs on
+// partition changes only (commits adjust the gauges by difference).
+func (r *ringdowns) byPhase() map[string]int {
+	n := map[string]int{}
 	for _, o := range r.live {
 		if !o.st.Final() {
-			n++
+			n[o.st.Phase]++
 		}
 	}
 	return n

@@ -16,6 +16,8 @@ import (
 type Child struct {
 	cmd   *exec.Cmd
 	lines chan string
+	done  chan struct{} // closed once the process has exited and been waited for
+	err   error         // its exit status; read after done
 }
 
 // Start runs the test function named test in a child process, with env added to the
@@ -33,9 +35,8 @@ func Start(t testing.TB, test string, env ...string) *Child {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("childproc: start %s: %v", test, err)
 	}
-	c := &Child{cmd: cmd, lines: make(chan string, 64)}
+	c := &Child{cmd: cmd, lines: make(chan string, 64), done: make(chan struct{})}
 	go func() {
-		defer close(c.lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			select {
@@ -43,9 +44,31 @@ func Start(t testing.TB, test string, env ...string) *Child {
 			default: // nobody is waiting for this line
 			}
 		}
+		close(c.lines)
+		// Wait only after stdout is drained (it closes the pipe); stdout ends when the
+		// process exits.
+		c.err = cmd.Wait()
+		close(c.done)
 	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-c.done })
 	return c
+}
+
+// Done is closed once the child has exited; Err then says how.
+func (c *Child) Done() <-chan struct{} { return c.done }
+
+// Err is the child's exit status (nil: exit 0), once Done is closed.
+func (c *Child) Err() error {
+	<-c.done
+	return c.err
+}
+
+// Signal sends sig to the child (SIGTERM to stop it the way a supervisor does).
+func (c *Child) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("childproc: signal %v: %v", sig, err)
+	}
 }
 
 // Announce prints marker for the parent's WaitFor; call it in the child.
@@ -79,5 +102,5 @@ func (c *Child) Kill(t testing.TB) {
 	if err := c.cmd.Process.Kill(); err != nil {
 		t.Fatalf("childproc: kill: %v", err)
 	}
-	_ = c.cmd.Wait()
+	<-c.done
 }
