@@ -329,7 +329,7 @@ func sendRequest(w *lcWorld, _ []*lcReplica, p int32) func() bool {
 	rec, err := ecorequest.Record(w.validator, req, "lifecycle-test", time.Now())
 	must(w.t, err)
 	w.produce(rec)
-	return outTopic(topics.ECOEvents)(w, ids.ECOID(req.RequestID))
+	return outTopic(topics.ECOEvents)(w, ids.ECOID(devdata.NOCNorthwind, req.RequestID))
 }
 
 // sendECO allocates a job number and produces the ECO's eco.created on partition p, as the
@@ -337,11 +337,11 @@ func sendRequest(w *lcWorld, _ []*lcReplica, p int32) func() bool {
 func sendECO(processed func(w *lcWorld, ecoID string) func() bool) func(*lcWorld, []*lcReplica, int32) func() bool {
 	return func(w *lcWorld, _ []*lcReplica, p int32) func() bool {
 		reqID := uuid.NewString()
-		for w.partitionOf(topics.ECOEvents, ids.ECOID(reqID)) != p {
+		for w.partitionOf(topics.ECOEvents, ids.ECOID(devdata.NOCNorthwind, reqID)) != p {
 			reqID = uuid.NewString()
 		}
 		allocs, err := ecoprocessor.PGStore{Pool: w.db.Pool}.Allocate(context.Background(), []ecoprocessor.AllocationRequest{{
-			RequestID: reqID, ECOID: ids.ECOID(reqID), NOCTenantID: devdata.NOCNorthwind, OSPTenantID: devdata.OSPAcme, Region: devdata.RegionMetro,
+			RequestID: reqID, ECOID: ids.ECOID(devdata.NOCNorthwind, reqID), NOCTenantID: devdata.NOCNorthwind, OSPTenantID: devdata.OSPAcme, Region: devdata.RegionMetro,
 		}})
 		must(w.t, err)
 		a := allocs[0]
