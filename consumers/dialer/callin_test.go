@@ -85,6 +85,26 @@ func TestCallInScenarios(t *testing.T) {
 			t.Fatalf("call-in %+v", rec)
 		}
 	})
+	t.Run("a caller who chooses an ECO and then says nothing gives the place back at once", func(t *testing.T) {
+		t.Parallel()
+		osp, ph := e.osp(3)
+		id := e.created(osp, engagement(2, 0, 1200, 10), 1)
+		e.awaitAttempt(id, ph[0])
+		_, err := e.sim.Dial(ph[0], northwindNumber, "1") // chooses this ECO, no key at the job prompt
+		must(t, err)
+		evs := e.await(id, 30*time.Second, "the hold released", func(evs []event) bool {
+			for _, c := range callInsOf(t, evs) {
+				if c.Outcome == schemas.CallInReleased {
+					return true
+				}
+			}
+			return false
+		})
+		ci := callInsOf(t, evs)
+		if len(ci) != 2 || ci[0].Outcome != schemas.CallInHeld || ci[1].Reason != schemas.CallInDeclined {
+			t.Fatalf("call-in events %+v, want held then released because no key came (not left to expire)", ci)
+		}
+	})
 	t.Run("a caller who was not called for any open ECO is told so and nothing is held", func(t *testing.T) {
 		t.Parallel()
 		osp, _ := e.osp(2)

@@ -30,3 +30,15 @@ func PromptTwiML(prompt, actionURL string) string {
 		Say:    []string{"No input received. Goodbye."},
 	})
 }
+
+// CallInPromptTwiML asks a caller for one key like PromptTwiML, but without a key it redirects
+// the call to noInputURL, so the application learns at once that none came (Twilio falls through
+// to the verbs after <Gather> when it times out, https://www.twilio.com/docs/api/twiml/gather,
+// and <Redirect> requests the URL, https://www.twilio.com/docs/voice/twiml/redirect).
+func CallInPromptTwiML(prompt, actionURL, noInputURL string) string {
+	return render(twimlResponse{
+		Gather:   &twimlGather{NumDigits: gatherNumDigits, Action: actionURL, Method: "POST", Timeout: gatherTimeout, Say: prompt},
+		Say:      []string{"No input received."},
+		Redirect: &twimlRedirect{Method: "POST", URL: noInputURL},
+	})
+}

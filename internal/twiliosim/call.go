@@ -272,8 +272,16 @@ func (s *Sim) run(c *call, doc twimlDoc, err error) {
 		return
 	}
 	// Silence: the prompt plays, the Gather times out, Twilio falls through
-	// to the verbs after it and the call ends.
+	// to the verbs after it (https://www.twilio.com/docs/api/twiml/gather):
+	// a <Redirect> there is followed, otherwise the call ends.
 	// The Gather timeout is script time too, so it follows TimeScale.
+	if r := doc.Redirect; r != nil && r.URL != "" {
+		s.after(c, s.scale(s.cfg.PromptDuration+g.Timeout+time.Duration(doc.SaysAfterGather)*s.cfg.SayDuration), func(c *call) {
+			params := s.baseParams(c)
+			s.enqueue(&c.appQ, func() { s.fetchAndRun(c, r.URL, r.Method, params) })
+		})
+		return
+	}
 	s.after(c, s.scale(s.cfg.PromptDuration+g.Timeout+s.cfg.SayDuration), s.hangUp)
 }
 

@@ -53,6 +53,9 @@ type twimlDoc struct {
 	// <Say> verbs before the Redirect.
 	PausesBefore time.Duration
 	SaysBefore   int
+	// SaysAfterGather counts the <Say> verbs between a Gather and a Redirect
+	// after it, played when the Gather times out.
+	SaysAfterGather int
 }
 
 // defaultPause is the length of a <Pause> without one.
@@ -100,6 +103,9 @@ func parseTwiML(doc []byte, docURL string) (twimlDoc, error) {
 				out.PausesBefore += pauseOf(t)
 			case out.Redirect == nil && t.Name.Local == "Say":
 				out.SaysBefore++
+				if out.Gather != nil {
+					out.SaysAfterGather++
+				}
 			}
 			if err := d.Skip(); err != nil {
 				return twimlDoc{}, fmt.Errorf("TwiML: %w", err)

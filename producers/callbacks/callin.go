@@ -105,7 +105,10 @@ func (h *Handler) choose(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	prompt := fmt.Sprintf("Job %s at %s. %s. Press 1 to accept, 2 to decline.", offer.JobNumber, offer.Site, offer.Summary)
-	writeTwiML(w, twilio.PromptTwiML(prompt, twilio.WebhookURLs{Base: h.cfg.PublicBaseURL}.Gather(chosen, callID, 1)))
+	urls := twilio.WebhookURLs{Base: h.cfg.PublicBaseURL}
+	// No key: the redirect reaches the gather route as its last attempt, which passes "no
+	// answer" on, so the dialer gives the held place back at once instead of at the hold's end.
+	writeTwiML(w, twilio.CallInPromptTwiML(prompt, urls.Gather(chosen, callID, 1), urls.Gather(chosen, callID, maxGatherAttempts)))
 }
 
 // inboundCall checks an incoming call's webhook (signature, caller and number) and parses it.
