@@ -56,6 +56,19 @@ func TestCallIn(t *testing.T) {
 			t.Fatalf("after the hold expired: holds %v placed %v; want c2 called", d.s.Steer.Holds, d.placed)
 		}
 	})
+	t.Run("a dispatcher skipping a caller who holds a place gives it back; their 1 does not count", func(t *testing.T) {
+		d := newDriver(t, eco(1, 1, 0), r, nil)
+		d.place()
+		id, _ := d.callIn(r[2].Phone)
+		d.wantApplied(d.control(schemas.CalloutControl{Actor: ospActor, Action: schemas.ControlSkip, ContactPosition: 3}))
+		if len(d.s.Steer.Holds) != 0 {
+			t.Fatalf("holds %+v after the caller was skipped", d.s.Steer.Holds)
+		}
+		d.gather(id, "1")
+		if len(d.s.Accepted) != 0 || d.s.Phase != PhaseRinging {
+			t.Fatalf("a skipped caller's 1 counted: %+v", d.s.Accepted)
+		}
+	})
 	t.Run("a 2 gives the place back", func(t *testing.T) {
 		d := newDriver(t, eco(1, 1, 0), r, nil)
 		c1 := d.place()

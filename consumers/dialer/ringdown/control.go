@@ -239,6 +239,16 @@ func (m Machine) skip(s *State, out *Output, ct schemas.Contact, detail string, 
 			m.hangUp(s, out, i, detail, now)
 		}
 	}
+	// A call-in of theirs gives its place back: their 1 is no longer wanted (it is late).
+	for i := len(s.Steer.Holds) - 1; i >= 0; i-- {
+		if s.Steer.Holds[i].Contact.Position == ct.Position {
+			h := s.Steer.Holds[i]
+			s.Steer.Holds = slices.Delete(s.Steer.Holds, i, i+1)
+			c := h.Contact
+			out.Events = append(out.Events, m.callInEvent(s, schemas.CallIn{CalloutRef: s.ref(), CallID: h.CallID, CallSID: h.SID,
+				Contact: &c, Outcome: schemas.CallInReleased, Reason: schemas.SkipBypassed, At: now.UTC()}, now))
+		}
+	}
 }
 
 // hangUp ends live call i as cancelled without moving the ring-down on (the caller does).
