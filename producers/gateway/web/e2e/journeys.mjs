@@ -50,7 +50,39 @@ async function journey(name, fn, viewport = { width: 1280, height: 900 }) {
   }
 }
 
+// a11y checks what a page shows: every form control has a label, and every piece of text has
+// WCAG AA contrast against the background it is drawn on (4.5:1, 3:1 for large text).
+async function a11y(page, name) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+      if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) out.push(`unlabelled ${el.outerHTML.slice(0, 80)}`);
+    }
+    const rgb = (c) => { const m = c.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+    const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+    const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.a > 0.5) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const seen = new Set();
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!n.textContent.trim() || seen.has(el)) continue;
+      seen.add(el);
+      const st = getComputedStyle(el);
+      if (st.visibility === "hidden" || st.display === "none" || el.closest(".vh, .skip")) continue;
+      const fg = rgb(st.color), b = bg(el);
+      const [l1, l2] = [lum(fg), lum(b)].sort((x, y) => y - x);
+      const ratio = (l1 + 0.05) / (l2 + 0.05);
+      const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+      const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+      if (ratio < need) out.push(`contrast ${ratio.toFixed(2)} < ${need}: "${n.textContent.trim().slice(0, 40)}"`);
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], `accessibility of ${name}`);
+}
+
 async function shot(page, name) {
+  await a11y(page, name);
   if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
 
