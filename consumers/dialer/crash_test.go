@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -113,7 +114,7 @@ func TestReplicaKilledMidRingDown(t *testing.T) {
 	}
 
 	child := exec.Command(os.Args[0], "-test.run=^TestChildDialer$", "-test.count=1")
-	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URL,
+	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URLAs(pg.RoleDialer),
 		"STRIKE_CHILD_SIM="+e.sim.URL(), "STRIKE_CHILD_GW="+e.gateway,
 		"STRIKE_CHILD_BASE="+strconv.FormatInt(e.clock.base.UnixNano(), 10),
 		"STRIKE_CHILD_REAL0="+strconv.FormatInt(e.clock.real0.UnixNano(), 10))

@@ -12,6 +12,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
 	"github.com/osprey-strike/strike/internal/childproc"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -57,7 +58,7 @@ func TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates(t *testing.
 	}
 	b.produce(t, reqs...)
 
-	child := childproc.Start(t, "TestChildProcessor", "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URL)
+	child := childproc.Start(t, "TestChildProcessor", "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URLAs(pg.RoleECOProcessor))
 	child.WaitFor(t, "TRANSACTION-OPEN", 60*time.Second)
 	var allocated int
 	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM job_allocations`).Scan(&allocated))

@@ -13,6 +13,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/childproc"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -64,7 +65,7 @@ func TestSinkKilledWithSIGKILLMidTransactionConvergesToARebuild(t *testing.T) {
 	}
 	b.produce(t, recs...)
 
-	child := childproc.Start(t, "TestChildSink", "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URL)
+	child := childproc.Start(t, "TestChildSink", "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URLAs(pg.RoleSink))
 	child.WaitFor(t, "MID-TRANSACTION", 60*time.Second)
 	child.Kill(t) // SIGKILL: no cleanup, no rollback by the client
 	var stored int64

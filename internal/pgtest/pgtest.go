@@ -111,6 +111,13 @@ func (s *Schema) PoolAs(t testing.TB, role string) *pgxpool.Pool {
 	return pool
 }
 
+// URLAs is URL with role as the connection's role (the startup option role=), for a component
+// under test in a child process: it works with role's grants and policies. Unlike PoolAs the
+// session user stays the test's, so the child could RESET ROLE; the tests' children do not.
+func (s *Schema) URLAs(role string) string {
+	return s.URL + "&role=" + role
+}
+
 func withSearchPath(url, schema string) string {
 	sep := "?"
 	if strings.Contains(url, "?") {
