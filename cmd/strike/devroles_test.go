@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/projection"
 )
 
 // strike dev runs each component as a login role of its own, granted only that component's
@@ -57,5 +59,21 @@ func TestDevRunsEachComponentAsItsOwnLoginRole(t *testing.T) {
 			}
 		}
 		conn.Close(ctx)
+	}
+	// The gateway's login enters the API roles through strike_gateway's membership, as a
+	// production login does (SET ROLE checks the login's own memberships).
+	gw, err := pgxpool.New(ctx, urls["gateway"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	for _, kind := range []string{projection.KindNOC, projection.KindOSP} {
+		err := projection.TenantTx(ctx, gw, kind, "tenant-x", func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `SELECT count(*) FROM eco_board`)
+			return err
+		})
+		if err != nil {
+			t.Errorf("the gateway's login in a %s tenant transaction: %v", kind, err)
+		}
 	}
 }
