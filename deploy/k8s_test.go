@@ -155,10 +155,16 @@ func render(t *testing.T, dir string) [][]byte {
 
 // allowedSecrets are the Secrets Strike's pods reference, created outside deploy/k8s.
 var allowedSecrets = map[string][]string{
-	"strike-database":         {"DATABASE_URL"},
-	"strike-database-migrate": {"DATABASE_URL"},
-	"strike-twilio":           {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
-	"strike-secret-keys":      {"STRIKE_SECRET_KEYS"},
+	// One login role per component (docs/runbooks/database-roles.md); the migrate Job's is the owner.
+	"strike-database-gateway":       {"DATABASE_URL"},
+	"strike-database-callbacks":     {"DATABASE_URL"},
+	"strike-database-eco-processor": {"DATABASE_URL"},
+	"strike-database-dialer":        {"DATABASE_URL"},
+	"strike-database-sink":          {"DATABASE_URL"},
+	"strike-database-render-poller": {"DATABASE_URL"},
+	"strike-database-migrate":       {"DATABASE_URL"},
+	"strike-twilio":                 {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
+	"strike-secret-keys":            {"STRIKE_SECRET_KEYS"},
 }
 
 var secretish = regexp.MustCompile(`TOKEN|SECRET|PASSWORD|DATABASE_URL|_KEY`)
