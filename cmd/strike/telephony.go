@@ -68,7 +68,15 @@ func (rt *runtime) twilioWebhooks(o telephonyOpts) (componentFunc, error) {
 	}
 	h.Mount(rt.ops.Mux)
 	return func(ctx context.Context) error {
+		// Each NOC's Strike number sends its incoming calls (call-ins) here: Strike-owned
+		// configuration, checked at start and every DefaultNumberSyncInterval.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			h.RunNumberSync(ctx, callbacks.NOCSubaccounts{Pool: pool}, accounts, o.accountSID, callbacks.DefaultNumberSyncInterval)
+		}()
 		<-ctx.Done()
+		<-done
 		cl.Close()
 		return nil
 	}, nil
@@ -123,11 +131,10 @@ func startDevTwilio(ctx context.Context, log zerolog.Logger, publicBaseURL strin
 	if err := sim.Start(ctx); err != nil {
 		return nil, telephonyOpts{}, fmt.Errorf("start Twilio simulator: %w", err)
 	}
-	// Each NOC's Strike number sends its incoming calls (call-ins) to the gateway, as Strike
-	// configures the real numbers' VoiceUrl.
+	// Each NOC's Strike number exists, unconfigured: the webhooks component points it at the
+	// inbound webhook through the IncomingPhoneNumbers API, as with real Twilio.
 	for _, n := range devdata.NOCs {
-		if err := sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: n.TwilioSubaccountSID, Number: n.CallerID,
-			VoiceURL: twilio.WebhookURLs{Base: publicBaseURL}.Inbound()}); err != nil {
+		if err := sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: n.TwilioSubaccountSID, Number: n.CallerID}); err != nil {
 			_ = sim.Close()
 			return nil, telephonyOpts{}, fmt.Errorf("configure %s's number: %w", n.ID, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/internal/twiliosim"
+	"github.com/osprey-strike/strike/producers/callbacks"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -31,8 +32,12 @@ func (e *env) callIns() {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = sk.Run(ctx) }()
 	e.t.Cleanup(func() { cancel(); <-done })
-	must(e.t, e.sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: devdata.NOCs[0].TwilioSubaccountSID, Number: northwindNumber,
-		VoiceURL: twilio.WebhookURLs{Base: e.gateway}.Inbound()}))
+	// The number exists at Twilio unconfigured; the webhooks component points it at itself
+	// through the IncomingPhoneNumbers API, as in production.
+	for _, n := range devdata.NOCs {
+		must(e.t, e.sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: n.TwilioSubaccountSID, Number: n.CallerID}))
+	}
+	must(e.t, e.hooks.SyncNumbers(context.Background(), callbacks.NOCSubaccounts{Pool: e.db.PoolAs(e.t, pg.RoleCallbacks)}, e.adapter, mainSID))
 }
 
 // awaitAttempt waits until the sink has projected a call attempt of eco to phone.

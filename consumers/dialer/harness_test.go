@@ -147,6 +147,7 @@ type env struct {
 	gateway   string
 	adapter   *twilio.Client
 	producer  *kgo.Client
+	hooks     *callbacks.Handler // the gateway's webhooks
 	opts      envOpts
 
 	mu     sync.Mutex
@@ -226,6 +227,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	h.Mount(mux)
+	e.hooks = h
 
 	e.opts = o
 	e.adapter = e.newAdapter()

@@ -21,6 +21,8 @@ const apiPrefix = "/2010-04-01/Accounts/{AccountSid}"
 //	GET  /2010-04-01/Accounts/{AccountSid}/Calls.json          list calls (To, From, PageSize, Page)
 //	GET  /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json fetch a call
 //	POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json Status=completed|canceled
+//	GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json      list numbers (PhoneNumber)
+//	POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json VoiceUrl, VoiceMethod, StatusCallback
 //
 // Every request pays Config.Latency, may be failed by FailNext, must carry
 // the main account's basic auth (401/20003) and name the main account or a
@@ -32,6 +34,8 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET "+apiPrefix+"/Calls.json", s.handleList)
 	mux.HandleFunc("GET "+apiPrefix+"/Calls/{CallFile}", s.handleFetch)
 	mux.HandleFunc("POST "+apiPrefix+"/Calls/{CallFile}", s.handleUpdate)
+	mux.HandleFunc("GET "+apiPrefix+"/IncomingPhoneNumbers.json", s.handleListNumbers)
+	mux.HandleFunc("POST "+apiPrefix+"/IncomingPhoneNumbers/{NumberFile}", s.handleUpdateNumber)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeNotFound(w, r) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()

@@ -1,8 +1,10 @@
 package twiliosim_test
 
 import (
+	"errors"
 	"testing"
 
+	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/internal/twiliosim"
 )
 
@@ -52,5 +54,31 @@ func TestInboundCallRefusals(t *testing.T) {
 	}
 	if _, err := e.sim.Dial("+15550109001", "+15550000999", "1"); err == nil {
 		t.Error("a call to a number nobody configured went through")
+	}
+}
+
+func TestTheAdapterConfiguresANumbersVoiceURLOnceThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, twiliosim.Config{TimeScale: fast}, nil)
+	if err := e.sim.SetIncomingNumber(twiliosim.IncomingNumber{Account: subA, Number: fromNOC}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sim.Dial("+15550109001", fromNOC, "1"); err == nil {
+		t.Fatal("a number without a VoiceUrl took a call")
+	}
+	voice := e.rc.srv.URL + "/twiml"
+	for i, want := range []bool{true, false} {
+		changed, err := e.tw.ConfigureVoiceURL(ctxT(t), subA, fromNOC, voice)
+		if err != nil || changed != want {
+			t.Fatalf("configure #%d: changed %v, %v; want %v", i+1, changed, err, want)
+		}
+	}
+	sid, err := e.sim.Dial("+15550109001", fromNOC, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rc.waitFor(t, "/twiml", sid, func(hs []hit) bool { return len(hs) == 1 && hs[0].ValidSig })
+	if _, err := e.tw.ConfigureVoiceURL(ctxT(t), subB, fromNOC, voice); !errors.Is(err, twilio.ErrNotFound) {
+		t.Errorf("another account's number: %v, want ErrNotFound", err)
 	}
 }
