@@ -108,6 +108,30 @@ func TestCallIn(t *testing.T) {
 			}
 		})
 	}
+	for _, first := range []string{"stop", "call-in"} {
+		t.Run("a stop racing a call-in's 1, "+first+" first: exactly one takes effect", func(t *testing.T) {
+			d := newDriver(t, eco(1, 1, 0), r, nil)
+			d.place()
+			in, _ := d.callIn(r[2].Phone)
+			stop := func() schemas.ControlOutcome {
+				return d.control(schemas.CalloutControl{Actor: nocActor, Action: schemas.ControlStop})
+			}
+			var o schemas.ControlOutcome
+			if first == "stop" {
+				o = stop()
+				d.gather(in, "1")
+			} else {
+				d.gather(in, "1")
+				o = stop()
+			}
+			switch {
+			case first == "stop" && o.Outcome == schemas.ControlApplied && d.s.Phase == PhaseCancelled && len(d.s.Accepted) == 0 && d.lates == 1:
+			case first == "call-in" && o.Reason == schemas.RefusedFinished && d.s.Phase == PhaseAccepted && len(d.s.Accepted) == 1:
+			default:
+				t.Fatalf("stop %s/%s, phase %s, %d accepted, %d late", o.Outcome, o.Reason, d.s.Phase, len(d.s.Accepted), d.lates)
+			}
+		})
+	}
 	t.Run("refusals", func(t *testing.T) {
 		for _, tt := range []struct {
 			name, phone, reason string
