@@ -409,7 +409,7 @@ func seedDevUsers(ctx context.Context, owner *pgxpool.Pool, httpAddr string, out
 	acc := gateway.Accounts{Pool: owner}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Demo users (DEV-ONLY tokens and passwords, derived from a public seed; the same at every start;\na gateway outside strike dev refuses them). Sign in at http://%s/\n\n", httpAddr)
-	fmt.Fprintf(&b, "  %-20s %-26s %-18s %s\n", "WHO", "EMAIL (sign-in)", "PASSWORD", "API TOKEN")
+	fmt.Fprintf(&b, "  %-20s %-26s %-21s %s\n", "WHO", "EMAIL (sign-in)", "PASSWORD", "API TOKEN")
 	for _, u := range devdata.Users {
 		if _, _, err := acc.EnsureUser(ctx, u.Email, u.Name, u.SystemAdmin); err != nil {
 			return err
@@ -427,7 +427,7 @@ func seedDevUsers(ctx context.Context, owner *pgxpool.Pool, httpAddr string, out
 		if err := acc.SetPassword(ctx, u.Email, password, true); err != nil {
 			return err
 		}
-		fmt.Fprintf(&b, "  %-20s %-26s %-18s %s\n", u.What, u.Email, password, token)
+		fmt.Fprintf(&b, "  %-20s %-26s %-21s %s\n", u.What, u.Email, password, token)
 	}
 	fmt.Fprintf(&b, "\nTry:\n\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/nocs/%s/ecos\n  curl -s -H 'Authorization: Bearer %s' http://%s/v1/me\n\n",
 		gateway.DevToken(devSeed, devdata.Users[0].Email), httpAddr, devdata.NOCNorthwind,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/internal/projection"
+	"github.com/osprey-strike/strike/internal/tenancy"
 )
 
 // The browser UI (producers/gateway/web) acts for a signed-in user through these methods. Each
@@ -128,11 +129,8 @@ type SystemConfig struct {
 
 // SystemConfigFor reads the system configuration; only system admins may.
 func (a *API) SystemConfigFor(ctx context.Context, id *Identity) (SystemConfig, *Problem) {
-	if id == nil {
-		return SystemConfig{}, errUnauthenticated
-	}
-	if !id.SystemAdmin {
-		return SystemConfig{}, errNotSystemAdmin
+	if p := adminOnly(id); p != nil {
+		return SystemConfig{}, p
 	}
 	c, err := readSystemConfig(ctx, a.deps.Pool, a.cfg.Now().UTC().Year())
 	if err != nil {
@@ -174,4 +172,31 @@ func (a *API) PutRosterFor(ctx context.Context, id *Identity, osp, region string
 		return p
 	}
 	return a.putRosterBody(ctx, &reqCtx{id: id, kind: KindOSP, tenant: osp, role: role}, region, b)
+}
+
+// SaveOSPFor is PUT /v1/admin/osps/{osp} for id: system admins only; tenancy validates the job
+// template and says what is wrong.
+func (a *API) SaveOSPFor(ctx context.Context, id *Identity, osp string, b OSPBody) *Problem {
+	if p := adminOnly(id); p != nil {
+		return p
+	}
+	return a.tenancyProblem(a.tenancy.UpsertOSP(ctx, tenancy.OSP{ID: osp, Name: b.Name, JobPrefix: b.JobPrefix, JobTemplate: b.JobTemplate}))
+}
+
+// SaveLinkFor is PUT /v1/admin/links/{noc}/{osp} for id: system admins only.
+func (a *API) SaveLinkFor(ctx context.Context, id *Identity, noc, osp string, b LinkBody) *Problem {
+	if p := adminOnly(id); p != nil {
+		return p
+	}
+	return a.tenancyProblem(a.tenancy.UpsertLink(ctx, tenancy.Link{NOCTenantID: noc, OSPTenantID: osp, Status: b.Status, IsDefault: b.IsDefault}))
+}
+
+func adminOnly(id *Identity) *Problem {
+	switch {
+	case id == nil:
+		return errUnauthenticated
+	case !id.SystemAdmin:
+		return errNotSystemAdmin
+	}
+	return nil
 }

@@ -18,7 +18,7 @@ import (
 // pages are the parsed templates, one set per page: base layout + partials + the page.
 type pages map[string]*template.Template
 
-var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin", "rosters", "roster"}
+var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin", "rosters", "roster", "adminosp"}
 
 func parsePages() (pages, error) {
 	p := pages{}
@@ -420,7 +420,12 @@ func (u *UI) admin(w http.ResponseWriter, r *http.Request, q *req) {
 		u.refused(w, r, q, p)
 		return
 	}
-	u.render(w, r, http.StatusOK, "admin", q, c)
+	u.render(w, r, http.StatusOK, "admin", q, adminData{SystemConfig: c, Saved: r.URL.Query().Get("saved")})
+}
+
+type adminData struct {
+	gateway.SystemConfig
+	Saved string
 }
 
 var funcs = template.FuncMap{
@@ -490,6 +495,7 @@ var funcs = template.FuncMap{
 	"board": boardURL,
 	"upper": strings.ToUpper,
 	"inc":   func(i int) int { return i + 1 },
+	"inc64": func(i int64) int64 { return i + 1 },
 	"list":  func(xs ...string) []string { return xs },
 	"member": func(ms []gateway.Membership, kind, tenant string) bool {
 		for _, m := range ms {

@@ -99,6 +99,9 @@ var Paths = []string{
 	"GET /osps/{osp}/rosters/{region}",
 	"POST /osps/{osp}/rosters/{region}",
 	"GET /admin",
+	"GET /admin/osps/{osp}",
+	"POST /admin/osps/{osp}",
+	"POST /admin/links/{noc}/{osp}",
 	"GET /static/",
 }
 
@@ -127,6 +130,9 @@ func (u *UI) Mount(mux *http.ServeMux) {
 		"GET /osps/{osp}/rosters/{region}":   u.page(u.roster),
 		"POST /osps/{osp}/rosters/{region}":  u.page(u.saveRoster),
 		"GET /admin":                         u.page(u.admin),
+		"GET /admin/osps/{osp}":              u.page(u.adminOSP),
+		"POST /admin/osps/{osp}":             u.page(u.adminOSP),
+		"POST /admin/links/{noc}/{osp}":      u.page(u.adminLink),
 		"GET /static/":                       http.StripPrefix("/static/", cacheStatic(http.FileServerFS(static))),
 	}
 	for _, p := range Paths {

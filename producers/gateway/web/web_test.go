@@ -18,6 +18,7 @@ import (
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/producers/gateway"
+	"github.com/osprey-strike/strike/producers/gateway/web"
 )
 
 func TestLandingFollowsMe(t *testing.T) {
@@ -388,5 +389,114 @@ func TestOSPAdminEditsRostersAgentsReadThem(t *testing.T) {
 	e, n := a.do(http.MethodGet, "/osps/osp-bolt/rosters/metro-north", nil), a.do(http.MethodGet, "/osps/osp-nowhere/rosters/metro-north", nil)
 	if e.status != http.StatusForbidden || e.body != n.body {
 		t.Fatalf("another OSP's roster: %d, same as a missing OSP: %v", e.status, e.body == n.body)
+	}
+}
+
+// Every tenant page, read or write, for every demo user outside the tenant: the answer for an
+// existing tenant is the one for a tenant that does not exist, byte for byte.
+func TestCrossTenantMatrixOfThePages(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	ecoOf := map[string]string{devdata.NOCNorthwind: w.ecos["nw-acme-1"].ECOID, devdata.NOCHarbor: w.ecos["hb-acme-1"].ECOID,
+		devdata.OSPAcme: w.ecos["nw-acme-1"].ECOID, devdata.OSPBolt: w.ecos["nw-bolt-1"].ECOID, devdata.OSPCedar: w.ecos["hb-cedar-1"].ECOID}
+	tenants := map[string][]string{"noc": {devdata.NOCNorthwind, devdata.NOCHarbor}, "osp": {devdata.OSPAcme, devdata.OSPBolt, devdata.OSPCedar}}
+	checked := 0
+	for _, u := range devdata.Users {
+		if u.SystemAdmin {
+			continue
+		}
+		b := w.browser(t)
+		b.signIn(u.Email, password(u.Email))
+		b.do(http.MethodGet, "/tenants", nil)
+		token := ""
+		if m := csrfPattern.FindStringSubmatch(b.last); m != nil {
+			token = m[1]
+		}
+		member := map[string]bool{}
+		for _, m := range u.Memberships {
+			member[m.Tenant] = true
+		}
+		for _, route := range web.Paths {
+			method, pattern, _ := strings.Cut(route, " ")
+			kind := ""
+			switch {
+			case strings.Contains(pattern, "{noc}"):
+				kind = "noc"
+			case strings.Contains(pattern, "{osp}"):
+				kind = "osp"
+			default:
+				continue
+			}
+			for _, tenant := range tenants[kind] {
+				if member[tenant] {
+					continue
+				}
+				path := func(tenant, eco string) string {
+					return strings.NewReplacer("{"+kind+"}", tenant, "{eco}", eco, "{region}", devdata.RegionMetro).Replace(pattern)
+				}
+				var form url.Values
+				if method == http.MethodPost {
+					form = url.Values{"csrf": {token}, "reason": {"x"}, "name": {"x"}}
+				}
+				e := b.do(method, path(tenant, ecoOf[tenant]), form)
+				n := b.do(method, path(kind+"-nowhere", ecoOf[tenant]), form)
+				checked++
+				if e.status != http.StatusForbidden || e.body != n.body {
+					t.Errorf("%s %s: %d, and differs from a tenant that does not exist: %v", u.Email, path(tenant, ecoOf[tenant]), e.status, e.body != n.body)
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("only %d cross-tenant requests checked", checked)
+	}
+}
+
+func TestSystemAdminPreviewsAndSavesAJobTemplateAndALink(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(sysadmin, password(sysadmin))
+	p := b.do(http.MethodGet, "/admin/osps/osp-bolt", nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "BOLT"+time.Now().UTC().Format("2006")+"-000001") {
+		t.Fatalf("OSP page: %d\n%s", p.status, p.body)
+	}
+	form := url.Values{"csrf": {b.csrf()}, "name": {"Bolt Field Services"}, "job_prefix": {"BOLT"}, "job_template": {"{prefix}-{bogus}"}, "action": {"save"}}
+	p = b.do(http.MethodPost, "/admin/osps/osp-bolt", form)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "bogus") {
+		t.Fatalf("invalid template: %d, want the page with what is wrong\n%s", p.status, p.body)
+	}
+	form.Set("job_template", "{prefix}/{noc}/{num:3}")
+	form.Set("action", "preview")
+	p = b.do(http.MethodPost, "/admin/osps/osp-bolt", form)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "BOLT/NWND/001") {
+		t.Fatalf("preview: %d\n%s", p.status, p.body)
+	}
+	var stored string
+	_ = w.db.Pool.QueryRow(context.Background(), `SELECT job_template FROM osp_tenants WHERE id = 'osp-bolt'`).Scan(&stored)
+	if stored != "{prefix}{year}-{num:6}" {
+		t.Fatalf("a preview saved the template: %q", stored)
+	}
+	form.Set("action", "save")
+	if p = b.do(http.MethodPost, "/admin/osps/osp-bolt", form); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d\n%s", p.status, p.body)
+	}
+	_ = w.db.Pool.QueryRow(context.Background(), `SELECT job_template FROM osp_tenants WHERE id = 'osp-bolt'`).Scan(&stored)
+	if stored != "{prefix}/{noc}/{num:3}" {
+		t.Fatalf("stored template %q", stored)
+	}
+	b.do(http.MethodGet, "/admin", nil)
+	if p := b.do(http.MethodPost, "/admin/links/noc-harbor/osp-cedar", url.Values{"csrf": {b.csrf()}, "status": {"active"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("link: %d\n%s", p.status, p.body)
+	}
+	var status string
+	_ = w.db.Pool.QueryRow(context.Background(), `SELECT status FROM noc_osp_links WHERE noc_tenant_id = 'noc-harbor' AND osp_tenant_id = 'osp-cedar'`).Scan(&status)
+	if status != "active" {
+		t.Fatalf("link status %q", status)
+	}
+	// Nobody else may.
+	o := w.browser(t)
+	o.signIn("oscar@acme.example", password("oscar@acme.example"))
+	o.do(http.MethodGet, "/osps/osp-acme/ecos", nil)
+	if p := o.do(http.MethodPost, "/admin/osps/osp-acme", url.Values{"csrf": {o.csrf()}, "name": {"x"}, "job_prefix": {"X"}, "job_template": {"{num}"}, "action": {"save"}}); p.status != http.StatusForbidden {
+		t.Fatalf("an OSP admin saving system configuration: %d", p.status)
 	}
 }

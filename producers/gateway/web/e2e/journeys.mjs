@@ -301,6 +301,18 @@ await journey("system admin: system configuration, tenant boards by the explicit
   assert.match(osps, /ACME-(HRBR|NWND)-00001-\d{4}/, "the next job number is previewed");
   assert.match(await page.getByTestId("admin-links").innerText(), /suspended/);
   await shot(page, "admin");
+  // A job template is validated and previewed before it is saved.
+  await page.getByRole("link", { name: "Cedar Line Works" }).click();
+  await page.getByLabel("Job template").fill("{prefix}-{nope}");
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByTestId("osp-error").waitFor();
+  await page.getByLabel("Job template").fill("{prefix}-{noc}-{num:4}");
+  await page.getByRole("button", { name: "Preview" }).click();
+  assert.equal(await page.getByTestId("osp-preview").innerText(), "CEDR-HRBR-0001");
+  await shot(page, "admin-osp");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByTestId("admin-saved").waitFor();
+  assert.match(await page.getByTestId("admin-osps").innerText(), /CEDR-HRBR-0001/);
   await page.goto(base + "/nocs/noc-harbor/ecos");
   assert.ok((await rowsText(page)).includes(cfg.ecos.harbor[0].job_number));
 });
