@@ -47,6 +47,7 @@ const (
 	RefusedPassRunning   = "pass_running"      // fewer passes than the one already running
 	RefusedUnknown       = "unknown_contact"   // no such roster position on this ECO
 	RefusedAccepted      = "already_accepted"  // the contact already accepted
+	RefusedCalling       = "being_called"      // call next: the contact's phone is ringing now
 	RefusedDuplicate     = "duplicate_number"  // the number is already on this ECO's roster
 	RefusedInvalid       = "invalid"           // a required field is missing
 )

@@ -176,6 +176,8 @@ func (m Machine) ApplyControl(s *State, c schemas.CalloutControl, now time.Time)
 			return refuse(schemas.RefusedUnknown, fmt.Sprintf("no contact at position %d on this ECO's roster", c.ContactPosition))
 		case s.accepted(ct.Position):
 			return refuse(schemas.RefusedAccepted, ct.Name+" has already accepted")
+		case c.Action == schemas.ControlCallNext && s.calling(ct.Position):
+			return refuse(schemas.RefusedCalling, ct.Name+" is being called now")
 		}
 		res.Contact = &ct
 		out.Events = append(out.Events, m.outcome(s, res, now))

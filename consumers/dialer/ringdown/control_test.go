@@ -200,6 +200,8 @@ func TestControlRefusals(t *testing.T) {
 			schemas.CalloutControl{Actor: ospActor, Action: schemas.ControlSkip, ContactPosition: 9}, schemas.RefusedUnknown},
 		{"call next of someone who accepted", func(d *driver) { d.gather(d.place(), "1") },
 			schemas.CalloutControl{Actor: ospActor, Action: schemas.ControlCallNext, ContactPosition: 3}, schemas.RefusedAccepted},
+		{"call next of someone whose phone is ringing now", func(d *driver) { d.place() },
+			schemas.CalloutControl{Actor: ospActor, Action: schemas.ControlCallNext, ContactPosition: 1}, schemas.RefusedCalling},
 		{"an ad-hoc number already on the roster", nil,
 			schemas.CalloutControl{Actor: ospActor, Action: schemas.ControlAddNumber, Phone: roster(3)[1].Phone}, schemas.RefusedDuplicate},
 		{"an ad-hoc number without a number", nil,
