@@ -419,13 +419,20 @@ func (p *Processor) decide(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			d.out = p.cancelled(*d.cancel, ecos, now)
 		}
 		if d.refused != nil {
-			if a, ok := existing[RequestKey{NOCTenantID: d.refused.NOCTenantID, RequestID: d.refused.RequestID}]; ok && a.OSPTenantID == d.refused.OSPTenantID {
+			a, ok := existing[RequestKey{NOCTenantID: d.refused.NOCTenantID, RequestID: d.refused.RequestID}]
+			switch {
+			case ok && a.OSPTenantID == d.refused.OSPTenantID:
 				if req, ok := p.original(a, d); ok {
 					p.log.Warn().Str(logging.FieldRequest, a.RequestID).Str(logging.FieldOSP, a.OSPTenantID).
 						Int64("number", a.Number).Str("refusal", outcomeOf(d.out)).
 						Msg("request refused now was allocated before; its eco.created is sent again from the stored original")
 					d.req, d.out = req, p.created(req, a)
 				}
+			case ok && outcomeOf(d.out) == "rejected":
+				// The NOC's id already names its ECO at another OSP: a conflict, shown under an
+				// id of its own rather than on that ECO's row.
+				d.out = p.rejected(d.req, ids.RefusedECOID(d.req.NOCTenantID, d.req.RequestID, d.in.Value), schemas.ReasonRequestIDConflict,
+					fmt.Sprintf("request_id %s was already used by NOC %s for a different request", d.req.RequestID, d.req.NOCTenantID), now)
 			}
 		}
 		if d.alloc >= 0 {
@@ -473,13 +480,18 @@ func (p *Processor) original(a Allocation, d *decision) (schemas.ECORequest, boo
 	return req, true
 }
 
-// refusedIDs reads the allocation ids of an ECO request record refused in Go, or nil.
+// refusedIDs reads the allocation ids of an ECO request record refused in Go, or nil. A record
+// on a NOC's ingress topic that names another NOC gets nil: an allocation is only ever its own
+// NOC's to have re-sent, or whether a refusal came back would tell the sender that the named NOC
+// used that request id.
 func refusedIDs(d *decision) *requestIDs {
-	if d.req.RequestID != "" {
-		return &requestIDs{RequestID: d.req.RequestID, NOCTenantID: d.req.NOCTenantID, OSPTenantID: d.req.OSPTenantID}
-	}
 	var ids requestIDs
-	if json.Unmarshal(d.in.Value, &ids) != nil || ids.RequestID == "" {
+	if d.req.RequestID != "" {
+		ids = requestIDs{RequestID: d.req.RequestID, NOCTenantID: d.req.NOCTenantID, OSPTenantID: d.req.OSPTenantID}
+	} else if json.Unmarshal(d.in.Value, &ids) != nil || ids.RequestID == "" {
+		return nil
+	}
+	if sender, ok := topics.IngressNOC(d.in.Topic); ok && sender != ids.NOCTenantID {
 		return nil
 	}
 	return &ids

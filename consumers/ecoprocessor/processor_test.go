@@ -504,6 +504,32 @@ func TestReusedRequestIDForAnotherRequestIsRejected(t *testing.T) {
 	}
 }
 
+// The same for a request refused in Go (an override out of bounds) whose id this NOC already
+// used at another OSP: a conflict under an ECO id of its own, not a rejection stamped on the ECO.
+func TestAGuardrailRefusalReusingAnIDIsAConflict(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.startReplica(t, "a", nil, nil)
+	first := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)
+	b.produce(t, first)
+	created := b.awaitOutcomes(t, 1).created[first.RequestID]
+	loops := 9
+	other := withOverrides(request(devdata.NOCNorthwind, devdata.OSPBolt, devdata.RegionMetro),
+		&schemas.EngagementOverrides{LoopCount: &loops})
+	other.RequestID = first.RequestID
+	b.produce(t, other)
+	var rej *schemas.ECORejected
+	for _, r := range kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 2, 30*time.Second) {
+		if cloudevents.Parse(r).Type == schemas.TypeECORejected {
+			rej = new(schemas.ECORejected)
+			mustJSON(t, r.Value, rej)
+		}
+	}
+	if rej == nil || rej.Reason != schemas.ReasonRequestIDConflict || rej.ECOID == created.ECOID || created.ECOID == "" {
+		t.Errorf("rejection %+v of the reused id (the ECO is %s), want request_id_conflict under another ECO id", rej, created.ECOID)
+	}
+}
+
 func TestUndecodableInputGoesToTheDLQWithReasonAndOrigin(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -7,9 +7,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -63,5 +65,52 @@ func TestARequestOnANOCsIngressNamingAnotherNOCIsRejected(t *testing.T) {
 	}
 	if c, ok := o.created[own.RequestID]; !ok || c.NOCTenantID != devdata.NOCNorthwind {
 		t.Errorf("Northwind's own request on its ingress: %+v, want created for Northwind", c)
+	}
+}
+
+// A refused record whose allocation exists gets that allocation's eco.created again (the
+// existing allocation wins), but only for the NOC that sent it: a record on Northwind's ingress
+// naming Harbor and one of Harbor's request ids is refused as tenant_mismatch, and Harbor's
+// eco.created is not re-sent. Otherwise the presence of a rejection would tell Northwind
+// whether Harbor used that id.
+func TestARefusedRecordNamingAnotherNOCNeverResendsThatNOCsECO(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(b.producer)
+	details, err := adm.ListTopics(ctx, topics.ECORequests)
+	must(t, err)
+	_, err = adm.CreateTopic(ctx, int32(len(details[topics.ECORequests].Partitions)), -1, nil, topics.NOCIngress(devdata.NOCNorthwind))
+	must(t, err)
+	harbors := request(devdata.NOCHarbor, devdata.OSPAcme, devdata.RegionMetro)
+	b.produce(t, harbors) // on the internal topic, as Harbor's HTTP intake would
+	b.startReplica(t, "a", nil, nil)
+	if o := b.awaitOutcomes(t, 1); o.createdCount[harbors.RequestID] != 1 {
+		t.Fatalf("Harbor's request: %+v", o)
+	}
+
+	probe := *harbors // Harbor's request id and body, sent by Northwind
+	rec, err := ecorequest.Record(b.validator, &probe, "test", time.Now())
+	must(t, err)
+	rec.Topic = topics.NOCIngress(devdata.NOCNorthwind)
+	b.produceRaw(t, rec)
+	var created int
+	var rejected []schemas.ECORejected
+	for _, r := range kafkatest.ReadAll(t, b.kafka.Brokers, topics.ECOEvents, 2, 30*time.Second) {
+		switch cloudevents.Parse(r).Type {
+		case schemas.TypeECOCreated:
+			created++
+		case schemas.TypeECORejected:
+			var rej schemas.ECORejected
+			mustJSON(t, r.Value, &rej)
+			rejected = append(rejected, rej)
+		}
+	}
+	if created != 1 {
+		t.Errorf("Harbor's eco.created was sent %d times, want once: Northwind's record re-sent it", created)
+	}
+	if len(rejected) != 1 || rejected[0].Reason != schemas.ReasonTenantMismatch || rejected[0].NOCTenantID != devdata.NOCNorthwind {
+		t.Errorf("rejections %+v, want Northwind's record rejected as tenant_mismatch for Northwind", rejected)
 	}
 }
