@@ -10,7 +10,7 @@ import (
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 )
 
-// Every client gets the failover timings (docs/reliability.md): a dead member leaves its group
+// Every client gets the failover timings (docs/operations.md, "Stopping and failover"): a dead member leaves its group
 // after 6 s and its open transaction is aborted after 5 s, within the ≤ 10 s failover target;
 // kgo's defaults (45 s and 40 s) took 50 s, and its 5 s fetch wait added up to 5 s more
 // (BenchmarkFailover in cmd/strike).
