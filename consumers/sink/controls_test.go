@@ -11,6 +11,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/pgtest"
+	"github.com/osprey-strike/strike/internal/projection"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -63,5 +64,50 @@ func TestControlsAndCallInsShowOnTheTimelineWithWhoDidWhat(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("timeline row %d: %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+// A NOC's rejected request retried with the same id to another OSP is created (rejections are
+// not stored, so the retry is no conflict). Its eco.created takes over the rejection's row, OSP
+// included: the OSP never saw the rejection. Another NOC's eco.created never does.
+func TestAnECOCreatedTakesOverItsNOCsRejectionRowAtAnotherOSP(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	rejected := sinktest.NewECO("noc-a", "osp-x", 1, at)
+	retried := rejected
+	retried.OSP, retried.At = "osp-y", at.Add(time.Minute)
+	foreign := sinktest.NewECO("noc-b", "osp-y", 2, at)
+	foreignRej := foreign
+	foreignRej.NOC = "noc-c" // another NOC's rejection under the same ECO id, first
+	n, err := sink.ApplyRecords(context.Background(), db.Pool, v, []*kgo.Record{
+		rejected.Rejected(schemas.ReasonLinkNotActive), retried.Created(), retried.Started(time.Second),
+		foreignRej.Rejected(schemas.ReasonLinkNotActive), foreign.Created(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 4 {
+		t.Errorf("%d events projected, want 4: another NOC's eco.created never takes over a row", n)
+	}
+	var osp, status string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT osp_tenant_id, status FROM eco_board WHERE eco_id = $1`,
+		rejected.ECOID).Scan(&osp, &status); err != nil {
+		t.Fatal(err)
+	}
+	if osp != "osp-y" || status != projection.StatusRinging {
+		t.Errorf("the retried request's row: OSP %s, status %s; want osp-y, ringing", osp, status)
+	}
+	var noc string
+	if err := db.Pool.QueryRow(context.Background(), `SELECT noc_tenant_id, status FROM eco_board WHERE eco_id = $1`,
+		foreign.ECOID).Scan(&noc, &status); err != nil {
+		t.Fatal(err)
+	}
+	if noc != "noc-c" || status != projection.StatusRejected {
+		t.Errorf("the other NOC's row: %s %s, want noc-c's rejection untouched", noc, status)
 	}
 }

@@ -71,6 +71,7 @@ func buildBoardSQL() string {
 	set = append(set, when(newerField, "field_status", "field_assignee", "field_version", "field_updated_at")...)
 	set = append(set, when(betterCreated, "created_at")...)
 	set = append(set,
+		"osp_tenant_id = excluded.osp_tenant_id", // equal, or an eco.created taking over (below)
 		"created_prio = greatest(b.created_prio, excluded.created_prio)",
 		"calls_made = greatest(b.calls_made, excluded.calls_made)",
 		"accepted_count = greatest(b.accepted_count, excluded.accepted_count)",
@@ -78,10 +79,15 @@ func buildBoardSQL() string {
 		"updated_at = greatest(b.updated_at, excluded.updated_at)",
 	)
 	// An event whose tenants differ from the row's changes nothing (0 rows affected, which the
-	// writer counts as ignored): an ECO's tenants are fixed by its first event.
+	// writer counts as ignored): an ECO's tenants are fixed by its eco.created, else by its first
+	// event. So an eco.created of the row's NOC takes over a row it has not seen yet at another
+	// OSP: the NOC's rejected request retried with the same id to another OSP (rejections are not
+	// stored, so the retry is created). The OSP never saw the rejection (its policy hides it). In
+	// the other order the late rejection is ignored; the row is the ECO's either way.
 	return "INSERT INTO eco_board AS b (" + strings.Join(boardCols, ", ") + ") VALUES (" + strings.Join(ph, ", ") +
 		") ON CONFLICT (eco_id) DO UPDATE SET " + strings.Join(set, ", ") +
-		" WHERE b.noc_tenant_id = excluded.noc_tenant_id AND b.osp_tenant_id = excluded.osp_tenant_id"
+		" WHERE b.noc_tenant_id = excluded.noc_tenant_id AND (b.osp_tenant_id = excluded.osp_tenant_id" +
+		" OR (excluded.created_prio = 2 AND b.created_prio < 2))"
 }
 
 // sameTenants holds unless the ECO's board row has other tenants than the event ($2 eco, $3 NOC,
