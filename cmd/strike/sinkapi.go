@@ -103,6 +103,7 @@ func (rt *runtime) gateway(o gatewayOpts) (componentFunc, error) {
 	ui.Mount(rt.ops.Mux)
 	return func(ctx context.Context) error {
 		<-ctx.Done()
+		ui.Close()
 		cl.Close()
 		return nil
 	}, nil

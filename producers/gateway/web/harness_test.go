@@ -81,6 +81,7 @@ type world struct {
 	db   *pgtest.Schema
 	v    *schemas.Validator
 	srv  *httptest.Server
+	ui   *web.UI
 	ecos map[string]sinktest.ECO
 }
 
@@ -133,7 +134,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		}
 	}
 
-	w := &world{t: t, db: db, v: v, srv: srv, ecos: map[string]sinktest.ECO{}}
+	w := &world{t: t, db: db, v: v, ui: ui, srv: srv, ecos: map[string]sinktest.ECO{}}
 	at := time.Now().UTC().Add(-3 * time.Hour).Truncate(time.Second)
 	s := time.Second
 	add := func(name, noc, osp string, n int, evs func(e sinktest.ECO) []*kgo.Record) {

@@ -98,6 +98,8 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render rende
 			select {
 			case <-ctx.Done():
 				return
+			case <-u.stop:
+				return
 			case <-tick.C:
 			}
 		}

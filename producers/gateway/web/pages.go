@@ -295,7 +295,8 @@ func describe(ev gateway.TimelineEvent) timelineItem {
 	case schemas.TypeRenderJobChanged:
 		it.Label, it.Note = "Field status", str("status")+" "+str("assignee")
 	default:
-		it.Label = ev.Type
+		// Events this page has no words for yet (controls, skips): their type, readably.
+		it.Label = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(ev.Type, "strike."), ".v1"), ".", " ")
 	}
 	it.Note = strings.TrimSpace(it.Note)
 	return it

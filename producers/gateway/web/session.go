@@ -43,10 +43,12 @@ func hashID(id string) []byte {
 	return h[:]
 }
 
-// create starts a session for the user and returns the cookie value.
+// create starts a session for the user and returns the cookie value; the user's expired sessions
+// go at the same time, so the table holds live sessions and the last few of each user.
 func (s sessions) create(ctx context.Context, userID string) (string, error) {
 	id := randomToken()
-	_, err := s.pool.Exec(ctx, `INSERT INTO web_sessions (id_sha256, user_id, csrf_token, expires_at)
+	_, err := s.pool.Exec(ctx, `WITH gone AS (DELETE FROM web_sessions WHERE user_id = $2 AND expires_at <= now())
+		INSERT INTO web_sessions (id_sha256, user_id, csrf_token, expires_at)
 		VALUES ($1, $2, $3, now() + make_interval(secs => $4))`, hashID(id), userID, randomToken(), s.lifetime.Seconds())
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", err)
@@ -60,13 +62,21 @@ func (s sessions) get(ctx context.Context, id string) (*session, error) {
 		return nil, nil
 	}
 	var out session
-	err := s.pool.QueryRow(ctx, `SELECT user_id::text, csrf_token FROM web_sessions
-		WHERE id_sha256 = $1 AND expires_at > now()`, hashID(id)).Scan(&out.userID, &out.csrf)
+	var stale bool
+	err := s.pool.QueryRow(ctx, `SELECT user_id::text, csrf_token, last_seen_at < now() - interval '1 minute' FROM web_sessions
+		WHERE id_sha256 = $1 AND expires_at > now()`, hashID(id)).Scan(&out.userID, &out.csrf, &stale)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read session: %w", err)
+	}
+	if stale {
+		// When the session was last used, at most one write a minute (for an admin looking at
+		// who is signed in; nothing expires on it).
+		if _, err := s.pool.Exec(ctx, `UPDATE web_sessions SET last_seen_at = now() WHERE id_sha256 = $1`, hashID(id)); err != nil {
+			return nil, fmt.Errorf("touch session: %w", err)
+		}
 	}
 	return &out, nil
 }

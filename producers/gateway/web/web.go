@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -58,6 +59,8 @@ type UI struct {
 	log      zerolog.Logger
 	sessions sessions
 	pages    pages
+	stop     chan struct{} // closed by Close: live streams end
+	stopOnce sync.Once
 }
 
 // New builds the UI.
@@ -73,8 +76,12 @@ func New(deps Deps, cfg Config) (*UI, error) {
 		return nil, err
 	}
 	return &UI{cfg: cfg, api: deps.API, pool: deps.Pool, log: deps.Log.With().Str(logging.FieldComponent, "web").Logger(),
-		sessions: sessions{pool: deps.Pool, lifetime: cfg.SessionLifetime}, pages: p}, nil
+		sessions: sessions{pool: deps.Pool, lifetime: cfg.SessionLifetime}, pages: p, stop: make(chan struct{})}, nil
 }
+
+// Close ends the open live streams, so a server shutting down is not held up by boards left open
+// (a stream's request context ends only when its client goes away).
+func (u *UI) Close() { u.stopOnce.Do(func() { close(u.stop) }) }
 
 // Paths lists the UI's routes, for docs and tests.
 var Paths = []string{

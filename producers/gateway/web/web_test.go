@@ -500,3 +500,40 @@ func TestSystemAdminPreviewsAndSavesAJobTemplateAndALink(t *testing.T) {
 		t.Fatalf("an OSP admin saving system configuration: %d", p.status)
 	}
 }
+
+func TestClosingTheUIEndsLiveStreams(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true, live: 50 * time.Millisecond})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.srv.URL+"/nocs/noc-northwind/ecos/"+w.ecos["nw-acme-1"].ECOID+"/live", nil)
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sawPeople := false
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: update") {
+	}
+	for sc.Scan() && sc.Text() != "" {
+		sawPeople = sawPeople || strings.Contains(sc.Text(), `data-testid="people"`)
+	}
+	if !sawPeople {
+		t.Errorf("the ECO's live section has no people table")
+	}
+	w.ui.Close()
+	done := make(chan struct{})
+	go func() {
+		for sc.Scan() {
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream stayed open after Close")
+	}
+}
