@@ -31,7 +31,7 @@ func (e *env) startChild(name string, cps float64, env ...string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestChildDialer$", "-test.count=1")
 	cmd.Env = append(append(os.Environ(), env...), "STRIKE_CHILD_MODE=chaos", "STRIKE_CHILD_TXN=chaos-"+name,
 		"STRIKE_CHILD_CPS="+strconv.FormatFloat(cps, 'f', -1, 64),
-		"STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URLAs(pg.RoleDialer),
+		"STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URLAs(pg.RoleDialer), e.kafka.ChildEnv(),
 		"STRIKE_CHILD_SIM="+e.sim.URL(), "STRIKE_CHILD_GW="+e.gateway,
 		"STRIKE_CHILD_BASE="+strconv.FormatInt(e.clock.base.UnixNano(), 10),
 		"STRIKE_CHILD_REAL0="+strconv.FormatInt(e.clock.real0.UnixNano(), 10))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/dialer"
 	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -51,8 +52,9 @@ func TestChildDialer(t *testing.T) {
 		log = zerolog.New(os.Stderr).With().Timestamp().Str("replica", os.Getenv("STRIKE_CHILD_TXN")).Logger()
 	}
 	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: pool}, Twilio: adapter, Validator: v, Log: log},
-		dialer.Config{Brokers: brokers, WebhookBase: os.Getenv("STRIKE_CHILD_GW"), TransactionalID: cmp.Or(os.Getenv("STRIKE_CHILD_TXN"), "child"),
-			CPS: childCPS(), Clock: dialerClock{clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second,
+		dialer.Config{Brokers: brokers, Security: kafkatest.ChildPrincipal(t, "dialer"), WebhookBase: os.Getenv("STRIKE_CHILD_GW"),
+			TransactionalID: "strike-dialer-" + cmp.Or(os.Getenv("STRIKE_CHILD_TXN"), "child"),
+			CPS:             childCPS(), Clock: dialerClock{clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second,
 			RestoreTimeout: 20 * time.Second, KafkaOpts: childGroupOpts()})
 	must(t, err)
 	if os.Getenv("STRIKE_CHILD_MODE") == "chaos" {
@@ -114,7 +116,7 @@ func TestReplicaKilledMidRingDown(t *testing.T) {
 	}
 
 	child := exec.Command(os.Args[0], "-test.run=^TestChildDialer$", "-test.count=1")
-	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URLAs(pg.RoleDialer),
+	child.Env = append(os.Environ(), "STRIKE_CHILD_BROKERS="+e.kafka.Brokers, "STRIKE_CHILD_DB="+e.db.URLAs(pg.RoleDialer), e.kafka.ChildEnv(),
 		"STRIKE_CHILD_SIM="+e.sim.URL(), "STRIKE_CHILD_GW="+e.gateway,
 		"STRIKE_CHILD_BASE="+strconv.FormatInt(e.clock.base.UnixNano(), 10),
 		"STRIKE_CHILD_REAL0="+strconv.FormatInt(e.clock.real0.UnixNano(), 10))

@@ -182,10 +182,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kafkatest.New(t)
+	// SASL and ACLs on: the test's clients are the superuser, the dialer and the eco-processor
+	// their own principals with only their own ACLs.
+	k := kafkatest.NewSecured(t)
 	e := &env{t: t, kafka: k, db: db, tenancy: store, validator: v, clock: newVClock(cmpOr(o.speed, speed)),
 		events: map[string][]event{}, more: make(chan struct{})}
 	e.producer = kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
+	k.Principal(t, "dialer") // child processes connect as it (kafkatest.ChildPrincipal)
 
 	// The gateway's webhook side, publishing to strike.telephony.callbacks.v1; its handler is
 	// mounted once the simulator runs (below).
@@ -263,9 +266,9 @@ func cmpOr(a, b float64) float64 {
 
 // readEvents collects strike.callout.events.v1 (read-committed) for the whole test.
 func (e *env) readEvents() {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.Brokers), kgo.ConsumeTopics(topics.CalloutEvents),
+	cl, err := kgo.NewClient(append(e.kafka.Opts(), kgo.SeedBrokers(e.kafka.Brokers), kgo.ConsumeTopics(topics.CalloutEvents),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxWait(50*time.Millisecond))
+		kgo.FetchMaxWait(50*time.Millisecond))...)
 	if err != nil {
 		e.t.Error(err)
 		return
@@ -371,7 +374,7 @@ func (e *env) startDialer(name string, hook func(*dialer.Dialer)) *dialerReplica
 // startDialerWith starts a replica whose Config cfg may change first.
 func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*dialer.Dialer)) *dialerReplica {
 	e.t.Helper()
-	c := dialer.Config{Brokers: e.kafka.Brokers, WebhookBase: e.gateway, TransactionalID: "test-" + name,
+	c := dialer.Config{Brokers: e.kafka.Brokers, Security: e.kafka.Principal(e.t, "dialer"), WebhookBase: e.gateway, TransactionalID: "strike-dialer-test-" + name,
 		Clock: dialerClock{e.clock}, PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second, RestoreTimeout: 10 * time.Second, KafkaOpts: fastGroupOpts()}
 	c.CPS = -1
 	if e.opts.cps > 0 {
@@ -394,7 +397,7 @@ func (e *env) startDialerWith(name string, cfg func(*dialer.Config), hook func(*
 func (e *env) startECOProcessor() {
 	e.t.Helper()
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: e.db.PoolAs(e.t, pg.RoleECOProcessor)}, Validator: e.validator, Log: zerolog.Nop()},
-		ecoprocessor.Config{Brokers: e.kafka.Brokers, TransactionalID: "test-eco-processor", KafkaOpts: fastGroupOpts()})
+		ecoprocessor.Config{Brokers: e.kafka.Brokers, Security: e.kafka.Principal(e.t, "eco-processor"), TransactionalID: "strike-eco-processor-test", KafkaOpts: fastGroupOpts()})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ import (
 func (b *bundle) startReplicaWith(t testing.TB, name string, store ecoprocessor.Store, g engagement.Guardrails) *running.Component {
 	t.Helper()
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: store, Validator: b.validator, Log: zerolog.Nop()},
-		ecoprocessor.Config{Brokers: b.kafka.Brokers, TransactionalID: "test-" + name, Guardrails: &g, KafkaOpts: fastGroupOpts()})
+		ecoprocessor.Config{Brokers: b.kafka.Brokers, Security: b.security, TransactionalID: "strike-eco-processor-test-" + name, Guardrails: &g, KafkaOpts: fastGroupOpts()})
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	return running.Start(t, "eco-processor "+name, ctx, cancel, p.Run)

@@ -12,6 +12,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
 	"github.com/osprey-strike/strike/internal/childproc"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -33,7 +34,7 @@ func TestChildProcessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: pool}, Validator: v, Log: zerolog.Nop()},
-		ecoprocessor.Config{Brokers: brokers, TransactionalID: "child", KafkaOpts: fastGroupOpts()})
+		ecoprocessor.Config{Brokers: brokers, Security: kafkatest.ChildPrincipal(t, "eco-processor"), TransactionalID: "strike-eco-processor-child", KafkaOpts: fastGroupOpts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestReplicaKilledMidTransactionIsResumedWithoutGapsOrDuplicates(t *testing.
 	}
 	b.produce(t, reqs...)
 
-	child := childproc.Start(t, "TestChildProcessor", "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URLAs(pg.RoleECOProcessor))
+	child := childproc.Start(t, "TestChildProcessor", "STRIKE_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_CHILD_DB="+b.db.URLAs(pg.RoleECOProcessor), b.kafka.ChildEnv())
 	child.WaitFor(t, "TRANSACTION-OPEN", 60*time.Second)
 	var allocated int
 	must(t, b.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM job_allocations`).Scan(&allocated))

@@ -24,7 +24,7 @@ func TestJobNumbersAllocatedAreCountedPerOSP(t *testing.T) {
 	b := setup(t)
 	reg := prometheus.NewRegistry()
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: b.db.Pool}, Validator: b.validator, Log: zerolog.Nop(), Registry: reg},
-		ecoprocessor.Config{Brokers: b.kafka.Brokers, TransactionalID: "test-metrics", KafkaOpts: fastGroupOpts()})
+		ecoprocessor.Config{Brokers: b.kafka.Brokers, Security: b.security, TransactionalID: "strike-eco-processor-test-metrics", KafkaOpts: fastGroupOpts()})
 	if err != nil {
 		t.Fatal(err)
 	}

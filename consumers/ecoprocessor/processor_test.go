@@ -17,6 +17,7 @@ import (
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/ecorequest"
 	"github.com/osprey-strike/strike/internal/ids"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
@@ -32,18 +33,25 @@ type bundle struct {
 	tenancy   tenancy.Store
 	validator *schemas.Validator
 	producer  *kgo.Client
+	// security is how replicas connect: as the eco-processor's own principal, with only its
+	// own ACLs, on the secured broker.
+	security kafkaclient.Security
 }
 
-func setup(t testing.TB) *bundle {
+// setup is a broker with SASL and ACLs on; the test's own clients are its superuser, the
+// replicas the eco-processor's principal (with the demo NOCs' ingress topics).
+func setup(t testing.TB) *bundle { return setupOn(t, kafkatest.NewSecured(t)) }
+
+func setupOn(t testing.TB, k *kafkatest.Cluster) *bundle {
 	t.Helper()
 	db, store := seeded(t)
 	v, err := schemas.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kafkatest.New(t)
 	return &bundle{kafka: k, db: db, tenancy: store, validator: v,
-		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0))}
+		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0)),
+		security: k.Principal(t, "eco-processor", devdata.NOCNorthwind, devdata.NOCHarbor)}
 }
 
 // replica runs one eco-processor until the returned stop is called or the test ends.
@@ -71,7 +79,8 @@ func (b *bundle) startReplica(t testing.TB, name string, store ecoprocessor.Stor
 	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: store, Validator: b.validator, Log: zerolog.Nop()},
 		ecoprocessor.Config{
 			Brokers:         b.kafka.Brokers,
-			TransactionalID: "test-" + name,
+			Security:        b.security,
+			TransactionalID: "strike-eco-processor-test-" + name,
 			KafkaOpts:       fastGroupOpts(),
 		})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/devdata"
@@ -35,11 +36,13 @@ func TestARequestOnANOCsIngressNamingAnotherNOCIsRejected(t *testing.T) {
 	}
 	b.startReplica(t, "a", nil, nil)
 
+	// Northwind's tool, as its own principal with only its own ACLs.
+	northwind := b.kafka.ClientAs(t, b.kafka.NOC(t, devdata.NOCNorthwind), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), kgo.ProducerLinger(0))
 	onNorthwinds := func(req *schemas.ECORequest) {
 		rec, err := ecorequest.Record(b.validator, req, "test", time.Now())
 		must(t, err)
 		rec.Topic = topics.NOCIngress(devdata.NOCNorthwind)
-		b.produceRaw(t, rec)
+		must(t, northwind.ProduceSync(ctx, rec).FirstErr())
 	}
 	forged := request(devdata.NOCHarbor, devdata.OSPAcme, devdata.RegionMetro)
 	own := request(devdata.NOCNorthwind, devdata.OSPAcme, devdata.RegionMetro)

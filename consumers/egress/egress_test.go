@@ -28,7 +28,7 @@ func event(topic, noc, id string) *kgo.Record {
 // skipped and counted, not retried forever.
 func TestEachNOCsOutcomesReachOnlyItsEgressTopic(t *testing.T) {
 	t.Parallel()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	prod := kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -43,7 +43,7 @@ func TestEachNOCsOutcomesReachOnlyItsEgressTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	e, err := egress.New(zerolog.Nop(), reg, egress.Config{Brokers: k.Brokers, TransactionalID: "test-egress",
+	e, err := egress.New(zerolog.Nop(), reg, egress.Config{Brokers: k.Brokers, Security: k.Principal(t, "egress", "noc-a", "noc-b"), TransactionalID: "strike-egress-test",
 		KafkaOpts: []kgo.Opt{kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50 * time.Millisecond)}})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/childproc"
+	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -34,7 +35,7 @@ func TestChildSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err := sink.New(sink.Deps{Pool: pool, Validator: v, Log: zerolog.Nop()},
-		sink.Config{Brokers: brokers, MaxPollRecords: 25, KafkaOpts: []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond),
+		sink.Config{Brokers: brokers, Security: kafkatest.ChildPrincipal(t, "sink"), MaxPollRecords: 25, KafkaOpts: []kgo.Opt{kgo.FetchMaxWait(100 * time.Millisecond),
 			// A short session, so the parent's replica takes over soon after the SIGKILL.
 			kgo.SessionTimeout(1500 * time.Millisecond), kgo.HeartbeatInterval(150 * time.Millisecond)}})
 	if err != nil {
@@ -65,7 +66,7 @@ func TestSinkKilledWithSIGKILLMidTransactionConvergesToARebuild(t *testing.T) {
 	}
 	b.produce(t, recs...)
 
-	child := childproc.Start(t, "TestChildSink", "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URLAs(pg.RoleSink))
+	child := childproc.Start(t, "TestChildSink", "STRIKE_SINK_CHILD_BROKERS="+b.kafka.Brokers, "STRIKE_SINK_CHILD_DB="+b.db.URLAs(pg.RoleSink), b.kafka.ChildEnv())
 	child.WaitFor(t, "MID-TRANSACTION", 60*time.Second)
 	child.Kill(t) // SIGKILL: no cleanup, no rollback by the client
 	var stored int64
@@ -80,7 +81,7 @@ func TestSinkKilledWithSIGKILLMidTransactionConvergesToARebuild(t *testing.T) {
 	b.awaitCaughtUp(t)
 	live := sinktest.Snapshot(t, b.db.Pool)
 	if _, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
-		sink.RebuildConfig{Brokers: b.kafka.Brokers}); err != nil {
+		sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security}); err != nil {
 		t.Fatal(err)
 	}
 	if rebuilt := sinktest.Snapshot(t, b.db.Pool); rebuilt != live {

@@ -17,6 +17,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/cloudevents"
 	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/pgtest"
@@ -32,6 +33,7 @@ type bundle struct {
 	v        *schemas.Validator
 	producer *kgo.Client
 	log      zerolog.Logger // the replicas' logger; Nop unless a test reads the logs
+	security kafkaclient.Security
 }
 
 func setup(t testing.TB) *bundle {
@@ -40,8 +42,9 @@ func setup(t testing.TB) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kafkatest.New(t)
-	return &bundle{kafka: k, db: pgtest.New(t), v: v, log: zerolog.Nop(),
+	// SASL and ACLs on: the test's clients are the superuser, the sink its own principal.
+	k := kafkatest.NewSecured(t)
+	return &bundle{kafka: k, db: pgtest.New(t), v: v, log: zerolog.Nop(), security: k.Principal(t, "sink"),
 		producer: kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))}
 }
 
@@ -55,7 +58,7 @@ func (b *bundle) start(t testing.TB, maxPoll int, hook func(s *sink.Sink, stop c
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	s, err := sink.New(sink.Deps{Pool: b.db.PoolAs(t, pg.RoleSink), Validator: b.v, Log: b.log, Registry: reg},
-		sink.Config{Brokers: b.kafka.Brokers, MaxPollRecords: maxPoll, IdleCheck: 200 * time.Millisecond, KafkaOpts: []kgo.Opt{
+		sink.Config{Brokers: b.kafka.Brokers, Security: b.security, MaxPollRecords: maxPoll, IdleCheck: 200 * time.Millisecond, KafkaOpts: []kgo.Opt{
 			kgo.SessionTimeout(1500 * time.Millisecond),
 			kgo.HeartbeatInterval(150 * time.Millisecond),
 			kgo.RebalanceTimeout(3 * time.Second),
@@ -357,7 +360,7 @@ func TestKilledMidBatchConvergesToARebuild(t *testing.T) {
 
 	var progress strings.Builder
 	stats, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
-		sink.RebuildConfig{Brokers: b.kafka.Brokers, Progress: &progress})
+		sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +467,7 @@ func TestReplicasSharingPartitionsConvergeToARebuild(t *testing.T) {
 	b.awaitCaughtUp(t)
 	live := sinktest.Snapshot(t, b.db.Pool)
 	if _, err := sink.Rebuild(context.Background(), sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()},
-		sink.RebuildConfig{Brokers: b.kafka.Brokers}); err != nil {
+		sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security}); err != nil {
 		t.Fatal(err)
 	}
 	if rebuilt := sinktest.Snapshot(t, b.db.Pool); rebuilt != live {
@@ -483,7 +486,7 @@ func TestLiveSinkSeeksBackAfterARebuildSwapsInOlderOffsets(t *testing.T) {
 	b.awaitCaughtUp(t)
 
 	deps := sink.Deps{Pool: b.db.Pool, Validator: b.v, Log: zerolog.Nop()}
-	_, err := sink.RebuildBeforeSwap(context.Background(), deps, sink.RebuildConfig{Brokers: b.kafka.Brokers}, func() {
+	_, err := sink.RebuildBeforeSwap(context.Background(), deps, sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security}, func() {
 		// The rebuild stopped at the end offsets of its start; the live sink moves past them
 		// into the old tables, which are about to be dropped.
 		b.produce(t, during.Lifecycle()...)
@@ -511,7 +514,7 @@ func TestLiveSinkSeeksBackAfterARebuildSwapsInOlderOffsets(t *testing.T) {
 		}
 	}
 	live := sinktest.Snapshot(t, b.db.Pool)
-	if _, err := sink.Rebuild(context.Background(), deps, sink.RebuildConfig{Brokers: b.kafka.Brokers}); err != nil {
+	if _, err := sink.Rebuild(context.Background(), deps, sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security}); err != nil {
 		t.Fatal(err)
 	}
 	if sinktest.Snapshot(t, b.db.Pool) != live {

@@ -71,8 +71,10 @@ func ForNOCPipeline(noc string, principal func(component string) string) []Grant
 func ForComponent(component, principal string) ([]Grant, error) {
 	rw := func(name string) []Grant { return topic(principal, name, kadm.OpRead, kadm.OpDescribe) }
 	w := func(name string) []Grant { return topic(principal, name, kadm.OpWrite, kadm.OpDescribe) }
-	group := func(name string) []Grant {
-		return grants(principal, kmsg.ACLResourceTypeGroup, name, false, kadm.OpRead, kadm.OpDescribe)
+	// Groups by prefix, like transactional ids: a replica run with another --group (a reset,
+	// a second deployment) stays in the component's own namespace.
+	group := func(prefix string) []Grant {
+		return grants(principal, kmsg.ACLResourceTypeGroup, prefix, true, kadm.OpRead, kadm.OpDescribe)
 	}
 	txn := func(prefix string) []Grant {
 		return grants(principal, kmsg.ACLResourceTypeTransactionalId, prefix, true, kadm.OpWrite, kadm.OpDescribe)

@@ -3,18 +3,17 @@ package kafkaacl_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/kafkaacl"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
+	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
@@ -43,49 +42,48 @@ func produce(t *testing.T, cl *kgo.Client, topic string) error {
 }
 
 // On a broker with SASL and ACLs on, with only the grants kafkaacl gives: NOC A writes its own
-// ingress and reads its own egress; it cannot write B's ingress, read B's egress, or write any
-// internal topic, and it is told so (authorization errors, not silence).
+// ingress and reads its own egress; it cannot write B's ingress, read B's egress, or write or
+// read any internal topic, and it is told so (authorization errors, not silence).
 func TestEachNOCWritesAndReadsOnlyItsOwnTopics(t *testing.T) {
 	t.Parallel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
-		kfake.Superuser(mech, "strike-admin", "admin-pass"),
-		kfake.User(mech, "noc-a", "a-pass"), kfake.User(mech, "noc-b", "b-pass"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	brokers := strings.Join(c.ListenAddrs(), ",")
-	adm := kadm.NewClient(client(t, brokers, "strike-admin", "admin-pass"))
+	k := kafkatest.NewSecured(t)
+	adm := kadm.NewClient(kafkatest.Client(t, k.Brokers))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	names := []string{topics.ECORequests, topics.ECOEvents, topics.TelephonyCallbacks, topics.DLQ}
-	for _, noc := range []string{"a", "b"} {
+	var names []string
+	for _, noc := range []string{"noc-a", "noc-b"} {
 		names = append(names, topics.NOCIngress(noc), topics.NOCEgress(noc))
 	}
 	if _, err := adm.CreateTopics(ctx, 2, -1, nil, names...); err != nil {
 		t.Fatal(err)
 	}
-	for _, noc := range []string{"a", "b"} {
-		// Twice: applying is idempotent.
-		for range 2 {
-			if err := kafkaacl.Apply(ctx, adm, kafkaacl.ForNOC(noc, "User:noc-"+noc)); err != nil {
-				t.Fatal(err)
-			}
+	for _, noc := range []string{"noc-a", "noc-b"} {
+		k.NOC(t, noc) // the user, with kafkaacl.ForNOC's grants
+		// Again: applying is idempotent.
+		if err := kafkaacl.Apply(ctx, adm, kafkaacl.ForNOC(noc, "User:"+noc)); err != nil {
+			t.Fatal(err)
 		}
 	}
-
-	a := client(t, brokers, "noc-a", "a-pass")
-	if err := produce(t, a, topics.NOCIngress("a")); err != nil {
+	// NOC A's tool, as its own principal.
+	asA := func(opts ...kgo.Opt) *kgo.Client {
+		return client(t, k.Brokers, "noc-a", kafkatest.Password("noc-a"), opts...)
+	}
+	a := asA()
+	if err := produce(t, a, topics.NOCIngress("noc-a")); err != nil {
 		t.Errorf("NOC A writing its own ingress: %v", err)
 	}
-	for _, forbidden := range []string{topics.NOCIngress("b"), topics.ECORequests, topics.ECOEvents, topics.TelephonyCallbacks, topics.DLQ} {
-		if err := produce(t, a, forbidden); !errors.Is(err, kerr.TopicAuthorizationFailed) {
-			t.Errorf("NOC A writing %s: %v, want TOPIC_AUTHORIZATION_FAILED", forbidden, err)
+	forbidden := []string{topics.NOCIngress("noc-b"), topics.NOCEgress("noc-a"), topics.NOCEgress("noc-b")}
+	for _, s := range topics.Catalog(kafkatest.Partitions) {
+		forbidden = append(forbidden, s.Name)
+	}
+	for _, topic := range forbidden {
+		if err := produce(t, a, topic); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("NOC A writing %s: %v, want TOPIC_AUTHORIZATION_FAILED", topic, err)
 		}
 	}
 
 	read := func(topic, group string) error {
-		cl := client(t, brokers, "noc-a", "a-pass", kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group))
+		cl := asA(kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group))
 		pctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
@@ -96,11 +94,16 @@ func TestEachNOCWritesAndReadsOnlyItsOwnTopics(t *testing.T) {
 		})
 		return err
 	}
-	if err := read(topics.NOCEgress("a"), kafkaacl.NOCGroupPrefix("a")+"board"); err != nil {
+	if err := read(topics.NOCEgress("noc-a"), kafkaacl.NOCGroupPrefix("noc-a")+"board"); err != nil {
 		t.Errorf("NOC A reading its own egress: %v", err)
 	}
-	if err := read(topics.NOCEgress("b"), kafkaacl.NOCGroupPrefix("a")+"board"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
-		t.Errorf("NOC A reading B's egress: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	for _, topic := range []string{topics.NOCEgress("noc-b"), topics.ECOEvents, topics.CalloutEvents, topics.DLQ} {
+		if err := read(topic, kafkaacl.NOCGroupPrefix("noc-a")+"board"); !errors.Is(err, kerr.TopicAuthorizationFailed) {
+			t.Errorf("NOC A reading %s: %v, want TOPIC_AUTHORIZATION_FAILED", topic, err)
+		}
+	}
+	if err := read(topics.NOCEgress("noc-a"), "another-group"); !errors.Is(err, kerr.GroupAuthorizationFailed) {
+		t.Errorf("NOC A reading in a group outside its prefix: %v, want GROUP_AUTHORIZATION_FAILED", err)
 	}
 }
 

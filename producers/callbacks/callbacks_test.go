@@ -103,8 +103,9 @@ func setup(t *testing.T, opts ...setupOpts) *bundle {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	k := kafkatest.New(t)
-	cl := kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
+	// SASL and ACLs on: callbacks are produced as the gateway's principal, which serves them.
+	k := kafkatest.NewSecured(t)
+	cl := k.ClientAs(t, k.Principal(t, "gateway"), kgo.ProducerLinger(0))
 	var out callbacks.Producer = cl
 	if o.out != nil {
 		out = o.out(cl)
@@ -319,11 +320,11 @@ func TestSimulatedCallCallbacksArriveSignedAndArePublished(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	h, err := callbacks.New(kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0)), zerolog.Nop(), nil,
+	h, err := callbacks.New(k.ClientAs(t, k.Principal(t, "gateway"), kgo.ProducerLinger(0)), zerolog.Nop(), nil,
 		callbacks.Config{PublicBaseURL: srv.URL, Signatures: tw.WebhookTokens(0), Accounts: callbacks.NOCSubaccounts{Pool: db.PoolAs(t, pg.RoleCallbacks)}})
 	if err != nil {
 		t.Fatal(err)

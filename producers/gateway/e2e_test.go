@@ -24,12 +24,12 @@ func TestIntakeReachesBothBoardsThroughThePipeline(t *testing.T) {
 		kgo.FetchMaxWait(100 * time.Millisecond), kgo.TransactionTimeout(3 * time.Second),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 	proc, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: w.db.Pool}, Validator: w.v, Log: zerolog.Nop()},
-		ecoprocessor.Config{Brokers: w.kafka.Brokers, TransactionalID: "e2e", KafkaOpts: fast})
+		ecoprocessor.Config{Brokers: w.kafka.Brokers, Security: w.kafka.Principal(t, "eco-processor"), TransactionalID: "strike-eco-processor-e2e", KafkaOpts: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sk, err := sink.New(sink.Deps{Pool: w.db.Pool, Validator: w.v, Log: zerolog.Nop()},
-		sink.Config{Brokers: w.kafka.Brokers, KafkaOpts: fast[:3]})
+		sink.Config{Brokers: w.kafka.Brokers, Security: w.kafka.Principal(t, "sink"), KafkaOpts: fast[:3]})
 	if err != nil {
 		t.Fatal(err)
 	}

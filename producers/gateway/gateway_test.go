@@ -76,8 +76,9 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := kafkatest.New(t)
-	producer := kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	// SASL and ACLs on: the API produces as the gateway's own principal.
+	k := kafkatest.NewSecured(t)
+	producer := k.ClientAs(t, k.Principal(t, "gateway"), kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	// The matrix sends hundreds of requests without a valid token from one address: the
 	// failed-authentication limiter (limits_test.go) must not turn them into 429s here.
 	gw := db.PoolAs(t, pg.RoleGateway)

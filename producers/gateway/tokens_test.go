@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/devdata"
-	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/producers/gateway"
 )
@@ -58,7 +57,7 @@ func (l *lockedBuffer) String() string {
 func (w *world) logged(t *testing.T, cfg gateway.Config) (*world, *lockedBuffer) {
 	t.Helper()
 	logs := &lockedBuffer{}
-	producer := kafkatest.Client(t, w.kafka.Brokers)
+	producer := w.kafka.ClientAs(t, w.kafka.Principal(t, "gateway"))
 	cfg.AuthFailureBurst = 1 << 20
 	srv := serve(t, gateway.Deps{Pool: w.db.PoolAs(t, pg.RoleGateway), Validator: w.v, Producer: producer,
 		Log: zerolog.New(logs).Level(zerolog.InfoLevel)}, cfg)

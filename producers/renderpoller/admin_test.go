@@ -171,8 +171,8 @@ func TestSecretNeverAppearsInLogsEventsOrErrors(t *testing.T) {
 
 func kafkaClient(t *testing.T, e *env, topic string) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafka.Brokers), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	cl, err := kgo.NewClient(append(e.kafka.Opts(), kgo.SeedBrokers(e.kafka.Brokers), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))...)
 	must(t, err)
 	t.Cleanup(cl.Close)
 	return cl

@@ -41,7 +41,7 @@ func TestDispatchCreatesEachECOsJobExactlyOnceAcrossRedeliveryAndLostAnswers(t *
 	eco := e.eco(devdata.OSPAcme)
 	e.produceECO(eco) // the same eco.created delivered twice
 	cfg := fastDispatch()
-	cfg.Group = "dispatch-1"
+	cfg.Group = "strike-render-dispatch-1"
 	d1 := e.startDispatcher(cfg)
 
 	got := e.readDispatches(2, 15*time.Second)
@@ -60,7 +60,7 @@ func TestDispatchCreatesEachECOsJobExactlyOnceAcrossRedeliveryAndLostAnswers(t *
 
 	// The whole topic redelivered to a new group: the queue already has the ECO, nothing is
 	// created again and no further attempt is made.
-	cfg.Group = "dispatch-2"
+	cfg.Group = "strike-render-dispatch-2"
 	d2 := e.startDispatcher(cfg)
 	e.produceECO(eco)
 	eventually(t, 10*time.Second, "the second dispatcher to read the 3 redelivered events", func() bool { return d2.disp.Enqueued() >= 3 })

@@ -73,7 +73,7 @@ func newEnv(t *testing.T, simCfg rendersim.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, db: db, kafka: kafkatest.New(t), sim: sim, clock: clock, simURL: srv.URL,
+	return &env{t: t, db: db, kafka: kafkatest.NewSecured(t), sim: sim, clock: clock, simURL: srv.URL,
 		keys: keys, keyring: kr, validator: v, logs: &syncBuffer{}}
 }
 
@@ -114,7 +114,7 @@ func (e *env) addInstances(n int, interval time.Duration) []string {
 // fastPoller is a test configuration: short leases and quick Render retries.
 func (e *env) fastPoller(replica string) renderpoller.Config {
 	return renderpoller.Config{
-		Brokers: e.kafka.Brokers, ReplicaID: replica,
+		Brokers: e.kafka.Brokers, Security: e.kafka.Principal(e.t, "render-poller"), ReplicaID: replica,
 		LeaseTTL: 1500 * time.Millisecond, LeaseTick: 250 * time.Millisecond,
 		StartSpread: 100 * time.Millisecond, MaxBackoff: 2 * time.Second, PollTimeout: 5 * time.Second,
 		Render: fastRender(),
@@ -151,7 +151,7 @@ func (e *env) startPoller(cfg renderpoller.Config, hook func(*renderpoller.Polle
 
 func (e *env) startDispatcher(cfg renderpoller.DispatchConfig) *replica {
 	e.t.Helper()
-	cfg.Brokers = e.kafka.Brokers
+	cfg.Brokers, cfg.Security = e.kafka.Brokers, e.kafka.Principal(e.t, "render-poller")
 	d, err := renderpoller.NewDispatcher(renderpoller.DispatchDeps{Pool: e.db.PoolAs(e.t, pg.RoleRenderPoller), Keyring: e.keyring,
 		Validator: e.validator, Log: e.logger(), Registry: prometheus.NewRegistry()}, cfg)
 	if err != nil {
