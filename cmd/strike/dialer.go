@@ -87,7 +87,7 @@ Twilio settings. Topics must exist ('strike topics'); the database must be migra
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := conn.open(ctx, log)
+			rt, err := conn.open(ctx, log, "dialer")
 			if err != nil {
 				return err
 			}

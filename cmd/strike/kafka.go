@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -13,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/osprey-strike/strike/internal/kafkaacl"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/topics"
 )
@@ -67,6 +69,8 @@ func explainKafka(err error, brokers string, sec kafkaclient.Security) error {
 	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState),
 		errors.Is(err, kerr.UnsupportedSaslMechanism):
 		return fmt.Errorf("kafka at %s refused the credentials (%s): %w", brokers, sec, err)
+	case errors.As(err, new(*kafkaacl.MissingError)):
+		return fmt.Errorf("kafka at %s (%s): %w", brokers, sec, err)
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
 		errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
 		return fmt.Errorf("kafka at %s: the principal (%s) lacks an ACL this component needs: %w", brokers, sec, err)
@@ -74,9 +78,15 @@ func explainKafka(err error, brokers string, sec kafkaclient.Security) error {
 	return fmt.Errorf("kafka at %s (%s): %w", brokers, sec, err)
 }
 
-// verifyTopics refuses to start a component on a cluster it cannot authenticate to, or whose
-// topics do not match the catalogue's partition counts, cleanup policies or co-partitioning.
-func verifyTopics(ctx context.Context, brokers string, sec kafkaclient.Security) error {
+// verifyComponent refuses to start component on a cluster it cannot authenticate to, where its
+// principal lacks one of the ACLs kafkaacl gives the component (each missing one is named), or
+// whose topics (those the component uses) do not match the catalogue's partition counts,
+// cleanup policies or co-partitioning.
+func verifyComponent(ctx context.Context, brokers string, sec kafkaclient.Security, component string) error {
+	gs, err := kafkaacl.ForComponent(component, "")
+	if err != nil {
+		return err
+	}
 	cl, err := adminClient(brokers, sec, "verify")
 	if err != nil {
 		return err
@@ -85,17 +95,31 @@ func verifyTopics(ctx context.Context, brokers string, sec kafkaclient.Security)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	adm := kadm.NewClient(cl)
-	details, err := adm.ListTopics(ctx, topics.ECORequests)
-	if err == nil {
-		err = details.Error()
+	if err := kafkaacl.Check(ctx, adm, gs); err != nil {
+		return explainKafka(fmt.Errorf("%s: %w", component, err), brokers, sec)
 	}
+	return explainKafka(verifyTopicsOf(ctx, adm, kafkaacl.Topics(gs)), brokers, sec)
+}
+
+// verifyTopicsOf verifies the catalogue's specs of names, at the partition count the cluster was
+// created with (that of the first of names that exists).
+func verifyTopicsOf(ctx context.Context, adm *kadm.Client, names []string) error {
+	details, err := adm.ListTopics(ctx, names...)
 	if err != nil {
-		return explainKafka(err, brokers, sec)
+		return err
 	}
-	// Verify against the partition count the cluster was created with.
-	n := int32(len(details[topics.ECORequests].Partitions))
-	if n == 0 {
-		n = topics.DefaultPartitions
+	n := int32(topics.DefaultPartitions)
+	for _, name := range names {
+		if d, ok := details[name]; ok && d.Err == nil {
+			n = int32(len(d.Partitions))
+			break
+		}
 	}
-	return explainKafka(topics.Verify(ctx, adm, topics.Catalog(n)), brokers, sec)
+	var specs []topics.Spec
+	for _, s := range topics.Catalog(n) {
+		if slices.Contains(names, s.Name) {
+			specs = append(specs, s)
+		}
+	}
+	return topics.Verify(ctx, adm, specs)
 }

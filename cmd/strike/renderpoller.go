@@ -175,7 +175,7 @@ the topics.`,
 				return err
 			}
 			ctx := cmd.Context()
-			rt, err := conn.open(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger())
+			rt, err := conn.open(ctx, log.With().Str(logging.FieldComponent, renderpoller.Name).Logger(), renderpoller.Name)
 			if err != nil {
 				return err
 			}

@@ -81,7 +81,7 @@ Topics must exist (run 'strike topics'); the database must be migrated ('strike 
 // open builds the runtime of a `strike run` component: the Kafka security settings loaded, the
 // database and the listeners opened, and the cluster checked (credentials, ACLs, topics), so a
 // misconfiguration stops the component at start with a message naming what failed.
-func (c connFlags) open(ctx context.Context, log zerolog.Logger) (*runtime, error) {
+func (c connFlags) open(ctx context.Context, log zerolog.Logger, component string) (*runtime, error) {
 	if kafkaclient.IsDevPassword(c.kafka.Password) {
 		return nil, errors.New("STRIKE_KAFKA_PASSWORD is a strike dev password (derived from a public seed; only strike dev's " +
 			"embedded broker knows it): a component outside strike dev refuses it. Give the component its own principal " +
@@ -95,7 +95,7 @@ func (c connFlags) open(ctx context.Context, log zerolog.Logger) (*runtime, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyTopics(ctx, c.kafka.brokers, sec); err != nil {
+	if err := verifyComponent(ctx, c.kafka.brokers, sec, component); err != nil {
 		rt.close()
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func runOne(ctx context.Context, g *globals, conn connFlags, name string, build 
 	if err != nil {
 		return err
 	}
-	rt, err := conn.open(ctx, log)
+	rt, err := conn.open(ctx, log, name)
 	if err != nil {
 		return err
 	}

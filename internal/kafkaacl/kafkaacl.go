@@ -6,6 +6,7 @@ package kafkaacl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/osprey-strike/strike/internal/topics"
@@ -69,8 +71,13 @@ func ForNOCPipeline(noc string, principal func(component string) string) []Grant
 // internal topics (the NOC topics are ForNOCPipeline's). The transactional components get their
 // transactional ids by prefix (one per replica).
 func ForComponent(component, principal string) ([]Grant, error) {
-	rw := func(name string) []Grant { return topic(principal, name, kadm.OpRead, kadm.OpDescribe) }
-	w := func(name string) []Grant { return topic(principal, name, kadm.OpWrite, kadm.OpDescribe) }
+	// DescribeConfigs: the start-up check reads each topic's cleanup policy (topics.Verify).
+	rw := func(name string) []Grant {
+		return topic(principal, name, kadm.OpRead, kadm.OpDescribe, kadm.OpDescribeConfigs)
+	}
+	w := func(name string) []Grant {
+		return topic(principal, name, kadm.OpWrite, kadm.OpDescribe, kadm.OpDescribeConfigs)
+	}
 	// Groups by prefix, like transactional ids: a replica run with another --group (a reset,
 	// a second deployment) stays in the component's own namespace.
 	group := func(prefix string) []Grant {
@@ -107,20 +114,9 @@ func ForComponent(component, principal string) ([]Grant, error) {
 // idempotent.
 func Apply(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 	for _, g := range gs {
-		b := kadm.NewACLs().Allow(g.Principal).AllowHosts("*").Operations(g.Op)
-		switch g.Resource {
-		case kmsg.ACLResourceTypeTopic:
-			b.Topics(g.Name)
-		case kmsg.ACLResourceTypeGroup:
-			b.Groups(g.Name)
-		case kmsg.ACLResourceTypeTransactionalId:
-			b.TransactionalIDs(g.Name)
-		default:
-			return fmt.Errorf("grant %+v: unsupported resource", g)
-		}
-		b.ResourcePatternType(kadm.ACLPatternLiteral)
-		if g.Prefixed {
-			b.ResourcePatternType(kadm.ACLPatternPrefixed)
+		b, err := g.builder()
+		if err != nil {
+			return err
 		}
 		res, err := adm.CreateACLs(ctx, b)
 		if err != nil {
@@ -133,6 +129,53 @@ func Apply(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 		}
 	}
 	return nil
+}
+
+// Missing returns the grants of gs the cluster does not hold, read with DescribeACLs (which
+// needs Describe on the cluster: run it as an operator).
+func Missing(ctx context.Context, adm *kadm.Client, gs []Grant) ([]Grant, error) {
+	var missing []Grant
+	for _, g := range gs {
+		b, err := g.builder()
+		if err != nil {
+			return nil, err
+		}
+		res, err := adm.DescribeACLs(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("describe ACL %s: %w", g, err)
+		}
+		held := false
+		for _, r := range res {
+			if r.Err != nil {
+				return nil, fmt.Errorf("describe ACL %s: %w", g, r.Err)
+			}
+			held = held || len(r.Described) > 0
+		}
+		if !held {
+			missing = append(missing, g)
+		}
+	}
+	return missing, nil
+}
+
+// builder is g as an exact kadm filter (and creation).
+func (g Grant) builder() (*kadm.ACLBuilder, error) {
+	b := kadm.NewACLs().Allow(g.Principal).AllowHosts("*").Operations(g.Op)
+	switch g.Resource {
+	case kmsg.ACLResourceTypeTopic:
+		b.Topics(g.Name)
+	case kmsg.ACLResourceTypeGroup:
+		b.Groups(g.Name)
+	case kmsg.ACLResourceTypeTransactionalId:
+		b.TransactionalIDs(g.Name)
+	default:
+		return nil, fmt.Errorf("grant %+v: unsupported resource", g)
+	}
+	b.ResourcePatternType(kadm.ACLPatternLiteral)
+	if g.Prefixed {
+		b.ResourcePatternType(kadm.ACLPatternPrefixed)
+	}
+	return b, nil
 }
 
 func (g Grant) String() string {
@@ -156,4 +199,108 @@ func Print(w io.Writer, gs []Grant) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Principal, g.Op, g.resource(), g.Name, g.pattern())
 	}
 	return tw.Flush()
+}
+
+// MissingError names each grant the connected principal lacks.
+type MissingError struct {
+	Missing []Grant
+}
+
+func (e *MissingError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the principal lacks %d ACL(s) it needs:", len(e.Missing))
+	for _, g := range e.Missing {
+		fmt.Fprintf(&b, "\n  - %s on %s %s (%s)", g.Op, g.resource(), g.Name, g.pattern())
+	}
+	b.WriteString("\n(`strike kafka access --components --apply` grants them, run as a principal allowed to alter ACLs)")
+	return b.String()
+}
+
+// Check asks the brokers which of gs the connected principal holds, and returns a *MissingError
+// naming each it lacks; other errors (authentication, unreachable brokers) are returned as
+// they are. It needs no right to read ACLs: topic and group operations come from the brokers'
+// authorized-operations answers (KIP-430), a transactional id's from a coordinator lookup. A
+// prefixed grant is probed on the name that is exactly its prefix (the default group or id),
+// and the grants' principals are ignored: the answer is the connection's. A topic that does not
+// exist is skipped (topics.Verify reports it).
+func Check(ctx context.Context, adm *kadm.Client, gs []Grant) error {
+	var missing []Grant
+	topicOps := map[string]kadm.TopicDetail{}
+	groupOps := map[string][]kadm.ACLOperation{}
+	for _, g := range gs {
+		switch g.Resource {
+		case kmsg.ACLResourceTypeTopic:
+			td, ok := topicOps[g.Name]
+			if !ok {
+				// One topic per request: a topic we may not describe fails the whole answer.
+				m, err := adm.Metadata(kadm.WithAuthorizedOps(ctx), g.Name)
+				var ae *kadm.AuthError
+				switch {
+				case errors.As(err, &ae):
+					td = kadm.TopicDetail{Topic: g.Name, Err: kerr.TopicAuthorizationFailed}
+				case err != nil:
+					return fmt.Errorf("describe topic %s: %w", g.Name, err)
+				default:
+					td = m.Topics[g.Name]
+				}
+				topicOps[g.Name] = td
+			}
+			switch {
+			case errors.Is(td.Err, kerr.TopicAuthorizationFailed):
+				missing = append(missing, g)
+			case td.Err != nil: // e.g. unknown topic: topics.Verify says so
+			case !slices.Contains(td.AuthorizedOperations, g.Op) && !slices.Contains(td.AuthorizedOperations, kadm.OpAll):
+				missing = append(missing, g)
+			}
+		case kmsg.ACLResourceTypeGroup:
+			ops, ok := groupOps[g.Name]
+			if !ok {
+				dg, err := adm.DescribeGroups(ctx, g.Name)
+				switch {
+				case errors.Is(err, kerr.GroupAuthorizationFailed):
+				case err != nil:
+					return fmt.Errorf("describe group %s: %w", g.Name, err)
+				default:
+					// A group that does not exist yet (GROUP_ID_NOT_FOUND) still says what we may do.
+					if d, ok := dg[g.Name]; ok && !errors.Is(d.Err, kerr.GroupAuthorizationFailed) {
+						ops = d.AuthorizedOperations
+					}
+				}
+				groupOps[g.Name] = ops
+			}
+			if !slices.Contains(ops, g.Op) && !slices.Contains(ops, kadm.OpAll) {
+				missing = append(missing, g)
+			}
+		case kmsg.ACLResourceTypeTransactionalId:
+			// Finding the coordinator of an id needs Describe on it, which Write implies.
+			_, err := adm.DescribeTransactions(ctx, g.Name)
+			switch {
+			case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+				missing = append(missing, g)
+			case err == nil, errors.Is(err, kerr.TransactionalIDNotFound):
+			default:
+				var ae *kadm.AuthError
+				if errors.As(err, &ae) {
+					missing = append(missing, g)
+				} else {
+					return fmt.Errorf("describe transactional id %s: %w", g.Name, err)
+				}
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return &MissingError{Missing: missing}
+	}
+	return nil
+}
+
+// Topics are the literal topic names of gs, once each, in order.
+func Topics(gs []Grant) []string {
+	var out []string
+	for _, g := range gs {
+		if g.Resource == kmsg.ACLResourceTypeTopic && !g.Prefixed && !slices.Contains(out, g.Name) {
+			out = append(out, g.Name)
+		}
+	}
+	return out
 }

@@ -162,6 +162,11 @@ func ChildPrincipal(t testing.TB, component string) kafkaclient.Security {
 	return sec
 }
 
+// Superuser is the secured broker's superuser, for a command a test runs with flags.
+func Superuser() kafkaclient.Settings {
+	return kafkaclient.Settings{Mechanism: kafkaclient.MechPlain, Username: superuser, Password: superPassword}
+}
+
 // Secured reports whether the broker runs with SASL and ACLs on.
 func (c *Cluster) Secured() bool { return c.secured }
 
