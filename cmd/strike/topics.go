@@ -84,7 +84,9 @@ func (a *aclFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&a.skip, "skip-acls", false, "do not verify ACLs")
 }
 
-func (a aclFlags) component(c string) string { return strings.ReplaceAll(a.componentPrincipal, "{component}", c) }
+func (a aclFlags) component(c string) string {
+	return strings.ReplaceAll(a.componentPrincipal, "{component}", c)
+}
 
 // verifyACLs checks that the cluster holds every component's grants and every provisioned NOC's.
 func verifyACLs(ctx context.Context, adm *kadm.Client, a aclFlags, out io.Writer) error {

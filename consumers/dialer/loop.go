@@ -2,12 +2,10 @@ package dialer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -81,9 +79,9 @@ func (d *Dialer) revoked(m map[string][]int32) {
 // loop polls a batch of records and internal inputs, applies it in one transaction, and starts
 // its side effects once committed.
 func (d *Dialer) loop(ctx context.Context, sess *kgo.GroupTransactSession) error {
-	retry := backoff.NewExponentialBackOff()
-	retry.InitialInterval = 100 * time.Millisecond
-	retry.MaxInterval = 10 * time.Second
+	// The transactional loop stays the dialer's own (internal inputs, restores, back-pressure);
+	// fetch errors, the retry schedule and what a failure means are the shared consumer loop's.
+	retry := kafkaclient.Backoff()
 	paused := false
 	for {
 		fetches, items := d.poll(ctx, sess)
@@ -91,11 +89,9 @@ func (d *Dialer) loop(ctx context.Context, sess *kgo.GroupTransactSession) error
 			d.log.Info().Msg("dialer stopping")
 			return nil
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				d.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
-			}
-		})
+		if err := kafkaclient.FetchError(fetches, d.log); err != nil {
+			return fmt.Errorf("dialer: %w", err)
+		}
 		items, err := d.rebalance(ctx, items)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -111,16 +107,17 @@ func (d *Dialer) loop(ctx context.Context, sess *kgo.GroupTransactSession) error
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return nil
-			case errors.Is(err, errTransient):
+			case err != nil && kafkaclient.Classify(err) == kafkaclient.Retry:
 				d.inbox.pushNow(resumable(items)...)
 				wait := retry.NextBackOff()
 				d.log.Warn().Err(err).Dur("retry_in", wait).Msg("batch aborted; it will be redone")
-				select {
-				case <-ctx.Done():
+				if !kafkaclient.Wait(ctx, wait) {
 					return nil
-				case <-time.After(wait):
 				}
 			case err != nil:
+				if fe := kafkaclient.Fatal(err); fe != nil {
+					err = fe
+				}
 				return fmt.Errorf("dialer: %w", err)
 			case !committed:
 				d.inbox.pushNow(resumable(items)...)
@@ -231,9 +228,6 @@ func (d *Dialer) restore(ctx context.Context, ps []int32) error {
 	return nil
 }
 
-// errTransient marks a batch a retry can fix (PostgreSQL down, a produce that failed).
-var errTransient = errors.New("transient failure")
-
 // transact applies one batch in one Kafka transaction and, once committed, installs its states
 // and starts its side effects.
 func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record, items []item) (bool, error) {
@@ -255,7 +249,7 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 			return false, fmt.Errorf("abort after %v: %w", cause, err)
 		}
 		d.metrics.transactions.WithLabelValues("aborted").Inc()
-		return false, fmt.Errorf("%w: %v", errTransient, cause)
+		return false, kafkaclient.Transient(cause)
 	}
 	for _, r := range recs {
 		if err := b.applyRecord(r); err != nil {
@@ -283,7 +277,7 @@ func (d *Dialer) transact(ctx context.Context, sess *kgo.GroupTransactSession, r
 	committed, err := t.commit(ctx, b.partitions(), owns)
 	if err != nil {
 		d.metrics.transactions.WithLabelValues("failed").Inc()
-		return false, fmt.Errorf("%w: end transaction: %v", errTransient, err)
+		return false, kafkaclient.Transient(fmt.Errorf("end transaction: %w", err))
 	}
 	if !committed {
 		d.metrics.transactions.WithLabelValues("aborted").Inc()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/ecoprocessor"
 	"github.com/osprey-strike/strike/internal/devdata"
@@ -62,4 +63,54 @@ func TestJobNumbersAllocatedAreCountedPerOSP(t *testing.T) {
 	if want := map[string]float64{devdata.OSPAcme: 2, devdata.OSPBolt: 1}; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("strike_eco_processor_job_numbers_allocated_total by osp_tenant_id = %v, want %v", got, want)
 	}
+}
+
+// An undecodable request is counted on the one DLQ metric every consumer shares, by consumer
+// and reason, once its DLQ record is committed.
+func TestDLQRecordsAreCountedByConsumerAndReason(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	reg := prometheus.NewRegistry()
+	p, err := ecoprocessor.New(ecoprocessor.Deps{Store: ecoprocessor.PGStore{Pool: b.db.Pool}, Validator: b.validator, Log: zerolog.Nop(), Registry: reg},
+		ecoprocessor.Config{Brokers: b.kafka.Brokers, Security: b.security, TransactionalID: "strike-eco-processor-test-dlq", KafkaOpts: fastGroupOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	running.Start(t, "eco-processor", ctx, cancel, p.Run)
+	b.produceRaw(t, &kgo.Record{Topic: topics.ECORequests, Key: []byte(devdata.OSPAcme), Value: []byte(`{not json`)})
+	kafkatest.ReadAll(t, b.kafka.Brokers, topics.DLQ, 1, 30*time.Second)
+	// The DLQ record is read once committed; the count follows the commit in the same call.
+	deadline := time.Now().Add(10 * time.Second)
+	for dlqCount(t, reg, "eco-processor", "invalid_json") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("strike_dlq_records_total{consumer=eco-processor,reason=invalid_json} = %v, want 1",
+				dlqCount(t, reg, "eco-processor", "invalid_json"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dlqCount is strike_dlq_records_total{consumer, reason} as gathered from reg.
+func dlqCount(t *testing.T, reg *prometheus.Registry, consumer, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "strike_dlq_records_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["consumer"] == consumer && labels["reason"] == reason {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }

@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -148,48 +147,24 @@ func (p *Processor) Run(ctx context.Context) error {
 	defer sess.Close()
 	p.log.Info().Str("group", p.cfg.Group).Str("transactional_id", p.cfg.TransactionalID).Msg("eco-processor started")
 
-	retry := backoff.NewExponentialBackOff()
-	retry.InitialInterval = 100 * time.Millisecond
-	retry.MaxInterval = 10 * time.Second
-	for {
-		fetches := sess.PollRecords(ctx, p.cfg.MaxPollRecords)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			p.log.Info().Msg("eco-processor stopping")
-			return nil
-		}
-		fetches.EachError(func(t string, part int32, err error) {
-			p.log.Warn().Err(err).Str("topic", t).Int32("partition", part).Msg("fetch error")
-		})
-		recs := fetches.Records()
-		if len(recs) == 0 {
-			continue
-		}
-		committed, err := p.transact(ctx, sess, recs)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil
-		case errors.Is(err, errTransient):
-			wait := retry.NextBackOff()
-			p.log.Warn().Err(err).Dur("retry_in", wait).Int("records", len(recs)).Msg("batch aborted; it will be redelivered")
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
+	// The shared consumer loop: a Transient failure aborts the transaction (the offsets rewind,
+	// the batch comes again) and backs off; an authentication or authorization failure, or an
+	// unexpected one (a fenced transactional id), stops the replica.
+	err = kafkaclient.Loop{
+		Name: "eco-processor", Log: p.log,
+		Poll: func(ctx context.Context) kgo.Fetches { return sess.PollRecords(ctx, p.cfg.MaxPollRecords) },
+		Handle: func(ctx context.Context, recs []*kgo.Record) error {
+			committed, err := p.transact(ctx, sess, recs)
+			if err == nil && !committed {
+				// A rebalance took our partitions mid-batch: the new owner redoes the batch.
+				p.log.Info().Int("records", len(recs)).Msg("transaction aborted by a rebalance; batch left to the new owner")
 			}
-		case err != nil:
-			return fmt.Errorf("eco-processor: %w", err)
-		case !committed:
-			// A rebalance took our partitions mid-batch: the new owner redoes the batch.
-			p.log.Info().Int("records", len(recs)).Msg("transaction aborted by a rebalance; batch left to the new owner")
-		default:
-			retry.Reset()
-		}
-	}
+			return err
+		},
+	}.Run(ctx)
+	p.log.Info().Msg("eco-processor stopping")
+	return err
 }
-
-// errTransient marks a batch failure that a retry of the same batch can fix (PostgreSQL down, a
-// produce that timed out): the transaction is aborted and the offsets rewound.
-var errTransient = errors.New("transient failure")
 
 // transact handles one polled batch in one Kafka transaction.
 func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (bool, error) {
@@ -201,7 +176,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
 			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
 		}
-		return false, fmt.Errorf("%w: %v", errTransient, err)
+		return false, kafkaclient.Transient(err)
 	}
 	outs, counts, err := p.decide(ctx, recs)
 	if err != nil {
@@ -209,7 +184,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
 			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
 		}
-		return false, fmt.Errorf("%w: %v", errTransient, err)
+		return false, kafkaclient.Transient(err)
 	}
 
 	var (
@@ -233,7 +208,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
 			return false, fmt.Errorf("abort after produce error %v: %w", produceErr, abortErr)
 		}
-		return false, fmt.Errorf("%w: produce: %v", errTransient, produceErr)
+		return false, kafkaclient.Transient(fmt.Errorf("produce: %w", produceErr))
 	}
 	if p.beforeCommit != nil {
 		p.beforeCommit()
@@ -252,6 +227,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	for outcome, n := range counts {
 		p.metrics.records.WithLabelValues(outcome).Add(float64(n))
 	}
+	p.metrics.dlq.Count(outs...)
 	return true, nil
 }
 
@@ -518,12 +494,8 @@ func (p *Processor) check(d *decision, r *kgo.Record, now time.Time) {
 		}
 	}()
 	if err := p.deps.Validator.Decode(schemas.TypeECORequest, r.Value, &d.req); err != nil {
-		reason := schemas.DLQSchemaViolation
-		if errors.Is(err, schemas.ErrInvalidJSON) {
-			reason = schemas.DLQInvalidJSON
-		}
 		d.req = schemas.ECORequest{} // a partial decode is not a request
-		d.out = dlq.Record(Name, r, reason, err, now)
+		d.out = dlq.Record(Name, r, dlq.Reason(err), err, now)
 		return
 	}
 	if string(r.Key) != d.req.OSPTenantID {
@@ -577,11 +549,7 @@ func checkAll(n int, f func(int)) {
 func (p *Processor) decodeCancel(d *decision, now time.Time) *schemas.ECOCancel {
 	var c schemas.ECOCancel
 	if err := p.deps.Validator.Decode(schemas.TypeECOCancel, d.in.Value, &c); err != nil {
-		reason := schemas.DLQSchemaViolation
-		if errors.Is(err, schemas.ErrInvalidJSON) {
-			reason = schemas.DLQInvalidJSON
-		}
-		d.out = dlq.Record(Name, d.in, reason, err, now)
+		d.out = dlq.Record(Name, d.in, dlq.Reason(err), err, now)
 		return nil
 	}
 	if string(d.in.Key) != c.OSPTenantID {
@@ -696,10 +664,12 @@ type metrics struct {
 	batchSeconds prometheus.Histogram
 	dbErrors     prometheus.Counter
 	jobNumbers   *prometheus.CounterVec
+	dlq          dlq.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		dlq: dlq.NewCounter(reg),
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_eco_processor_records_total",
 			Help: "ECO requests and cancels decided, by outcome (created, rejected, cancelled, dlq), counted once committed.",

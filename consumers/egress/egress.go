@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -104,37 +103,18 @@ func (e *Egress) Run(ctx context.Context) error {
 	defer sess.Close()
 	adm := kadm.NewClient(sess.Client())
 	e.log.Info().Str("group", e.cfg.Group).Msg("egress started")
-	retry := backoff.NewExponentialBackOff()
-	retry.MaxInterval = 10 * time.Second
-	for {
-		fetches := sess.PollFetches(ctx)
-		if fetches.IsClientClosed() || ctx.Err() != nil {
-			e.log.Info().Msg("egress stopping")
-			return nil
-		}
-		fetches.EachError(func(t string, p int32, err error) {
-			e.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
-		})
-		recs := fetches.Records()
-		if len(recs) == 0 {
-			continue
-		}
-		committed, err := e.transact(ctx, sess, adm, recs)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			return nil
-		case err != nil:
-			wait := retry.NextBackOff()
-			e.log.Warn().Err(err).Dur("retry_in", wait).Msg("batch aborted; it will be redelivered")
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-		case committed:
-			retry.Reset()
-		}
-	}
+	// The shared consumer loop: a failed batch is aborted (its offsets rewind) and retried
+	// after a backoff; an authentication or authorization failure stops the component.
+	err = kafkaclient.Loop{
+		Name: Name, Log: e.log,
+		Poll: func(ctx context.Context) kgo.Fetches { return sess.PollFetches(ctx) },
+		Handle: func(ctx context.Context, recs []*kgo.Record) error {
+			_, err := e.transact(ctx, sess, adm, recs)
+			return kafkaclient.Transient(err)
+		},
+	}.Run(ctx)
+	e.log.Info().Msg("egress stopping")
+	return err
 }
 
 // transact copies one batch in one transaction with its offsets.

@@ -3,6 +3,7 @@ package egress_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +91,22 @@ func skippedNoTopic(t *testing.T, reg *prometheus.Registry) float64 {
 		}
 	}
 	return 0
+}
+
+// Run as a principal without the egress's ACLs (the sink's: another group), the component
+// stops with an error naming the refusal instead of retrying forever.
+func TestEgressStopsWhenItsPrincipalLacksAnACL(t *testing.T) {
+	t.Parallel()
+	k := kafkatest.NewSecured(t)
+	e, err := egress.New(zerolog.Nop(), nil, egress.Config{Brokers: k.Brokers, Security: k.Principal(t, "sink"), TransactionalID: "strike-egress-test",
+		KafkaOpts: []kgo.Opt{kgo.FetchMaxWait(50 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = e.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "lacks an ACL") || ctx.Err() != nil {
+		t.Fatalf("Run = %v (deadline passed: %v), want a stop naming the missing ACL", err, ctx.Err() != nil)
+	}
 }

@@ -86,10 +86,7 @@ func (d decoder) decode(r *kgo.Record) item {
 	case errors.Is(err, errSkip):
 		it.kind, it.skipReason = itemSkip, skipNotAnECO
 	case err != nil:
-		reason := schemas.DLQSchemaViolation
-		if errors.Is(err, schemas.ErrInvalidJSON) {
-			reason = schemas.DLQInvalidJSON
-		}
+		reason := dlq.Reason(err)
 		it.kind, it.dlqReason, it.dlq = itemDLQ, reason, dlq.Record(Name, r, reason, err, d.now())
 	default:
 		it.stmts, it.ecoID = stmts, ecoID

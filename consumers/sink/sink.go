@@ -157,11 +157,10 @@ func (s *Sink) Run(ctx context.Context) error {
 			s.log.Info().Msg("sink stopping")
 			return nil
 		}
-		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) {
-				s.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
-			}
-		})
+		if err := kafkaclient.FetchError(fetches, s.log); err != nil {
+			cl.AllowRebalance()
+			return fmt.Errorf("sink: %w", err)
+		}
 		recs := fetches.Records()
 		if len(recs) == 0 {
 			if err := s.checkStored(ctx, cl); err != nil {
@@ -345,7 +344,13 @@ func (s *Sink) deadLetter(ctx context.Context, cl *kgo.Client, items []item) err
 	if len(out) == 0 {
 		return nil
 	}
-	op := func() (struct{}, error) { return struct{}{}, cl.ProduceSync(ctx, out...).FirstErr() }
+	op := func() (struct{}, error) {
+		err := cl.ProduceSync(ctx, out...).FirstErr()
+		if fe := kafkaclient.Fatal(err); fe != nil {
+			return struct{}{}, backoff.Permanent(fe) // a missing ACL: no retry helps
+		}
+		return struct{}{}, err
+	}
 	if _, err := backoff.Retry(ctx, op, backoff.WithBackOff(s.newBackoff()), backoff.WithMaxElapsedTime(0)); err != nil {
 		return fmt.Errorf("produce to the DLQ: %w", err)
 	}
@@ -379,6 +384,7 @@ func (s *Sink) count(items []item, res applyResult) {
 			s.metrics.skipped.WithLabelValues(it.typ, it.skipReason).Inc()
 		case it.kind == itemDLQ:
 			s.metrics.dlq.WithLabelValues(it.dlqReason).Inc()
+			s.metrics.dlqRecords.Count(it.dlq)
 		}
 	}
 	s.metrics.stale.Add(float64(res.stale))
@@ -388,6 +394,8 @@ type metrics struct {
 	events  *prometheus.CounterVec
 	skipped *prometheus.CounterVec
 	dlq     *prometheus.CounterVec
+	// dlqRecords is every consumer's strike_dlq_records_total{consumer, reason}.
+	dlqRecords dlq.Counter
 	// newest is the Kafka timestamp of the newest event projected; newestSeen its value (count
 	// runs on the one poll loop).
 	newest       prometheus.Gauge
@@ -400,6 +408,7 @@ type metrics struct {
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		dlqRecords: dlq.NewCounter(reg),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_sink_events_total",
 			Help: "Events written to the projections, by ce_type.",

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -181,49 +180,32 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // consume queues each batch's eco.created events and commits the batch after.
 func (d *Dispatcher) consume(ctx context.Context) error {
-	// A poll blocks rebalances until AllowRebalance; leaving with one blocked would hang Close.
-	defer d.cl.AllowRebalance()
-	retry := backoff.NewExponentialBackOff()
-	retry.InitialInterval = 100 * time.Millisecond
-	retry.MaxInterval = 10 * time.Second
-	for {
-		fs := d.cl.PollRecords(ctx, 500)
-		if fs.IsClientClosed() || ctx.Err() != nil {
-			return nil
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			d.log.Warn().Err(err).Str("topic", t).Int32("partition", p).Msg("fetch error")
-		})
-		recs := fs.Records()
-		for {
-			err := d.queue(ctx, recs)
-			if err == nil {
-				break
+	// The shared consumer loop. A batch is queued (DLQ records produced, rows inserted) and
+	// only then committed; a failure retries the same records after a backoff (nothing rewinds
+	// them); an authentication or authorization failure stops the dispatch. A poll blocks
+	// rebalances until AllowRebalance; leaving with one blocked would hang Close.
+	return kafkaclient.Loop{
+		Name: DispatchName, Log: d.log, SameBatch: true,
+		Poll: func(ctx context.Context) kgo.Fetches { return d.cl.PollRecords(ctx, 500) },
+		Handle: func(ctx context.Context, recs []*kgo.Record) error {
+			if err := d.queue(ctx, recs); err != nil {
+				return kafkaclient.Transient(err)
 			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			wait := retry.NextBackOff()
-			d.log.Warn().Err(err).Dur("retry_in", wait).Int("records", len(recs)).Msg("could not queue dispatches; retrying the batch")
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
-		}
-		retry.Reset()
-		if len(recs) > 0 {
 			if err := d.cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
+				if fe := kafkaclient.Fatal(err); fe != nil {
+					return fe
+				}
 				// The batch is durable in the queue; a redelivery after a failed commit is a no-op.
 				d.log.Warn().Err(err).Msg("offset commit failed; the batch may be redelivered (harmless)")
 			}
-		}
-		d.cl.AllowRebalance()
-		select {
-		case d.nudge <- struct{}{}:
-		default:
-		}
-	}
+			select {
+			case d.nudge <- struct{}{}:
+			default:
+			}
+			return nil
+		},
+		AfterPoll: d.cl.AllowRebalance,
+	}.Run(ctx)
 }
 
 // queue makes one batch durable: DLQ records produced, dispatch rows inserted.
@@ -239,11 +221,7 @@ func (d *Dispatcher) queue(ctx context.Context, recs []*kgo.Record) error {
 		}
 		var ev schemas.ECOCreated
 		if err := d.deps.Validator.Decode(schemas.TypeECOCreated, r.Value, &ev); err != nil {
-			reason := schemas.DLQSchemaViolation
-			if errors.Is(err, schemas.ErrInvalidJSON) {
-				reason = schemas.DLQInvalidJSON
-			}
-			dead = append(dead, dlq.Record(DispatchName, r, reason, err, now))
+			dead = append(dead, dlq.Record(DispatchName, r, dlq.Reason(err), err, now))
 			continue
 		}
 		rows = append(rows, dispatchRow{
@@ -256,6 +234,7 @@ func (d *Dispatcher) queue(ctx context.Context, recs []*kgo.Record) error {
 			return fmt.Errorf("produce DLQ records: %w", err)
 		}
 		d.metrics.dlq.Add(float64(len(dead)))
+		d.metrics.dlqRecords.Count(dead...)
 	}
 	if err := d.store.enqueueDispatches(ctx, rows); err != nil {
 		return err

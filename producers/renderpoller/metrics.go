@@ -1,6 +1,10 @@
 package renderpoller
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/osprey-strike/strike/internal/dlq"
+)
 
 // Poll results, the values of the result label.
 const (
@@ -71,10 +75,13 @@ type dispatchMetrics struct {
 	seconds  prometheus.Histogram
 	enqueued prometheus.Counter
 	dlq      prometheus.Counter
+	// dlqRecords is every consumer's strike_dlq_records_total{consumer, reason}.
+	dlqRecords dlq.Counter
 }
 
 func newDispatchMetrics(reg prometheus.Registerer) *dispatchMetrics {
 	m := &dispatchMetrics{
+		dlqRecords: dlq.NewCounter(reg),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strike_render_dispatch_results_total",
 			Help: "Render job creation attempts, by result (created, existing, failed, no_instance).",
