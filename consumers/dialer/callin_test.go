@@ -26,7 +26,7 @@ const northwindNumber = "+15550100001"
 func (e *env) callIns() {
 	e.t.Helper()
 	sk, err := sink.New(sink.Deps{Pool: e.db.PoolAs(e.t, pg.RoleSink), Validator: e.validator, Log: zerolog.Nop()},
-		sink.Config{Brokers: e.kafka.Brokers, KafkaOpts: fastGroupOpts()[:3]})
+		sink.Config{Brokers: e.kafka.Brokers, Security: e.kafka.Principal(e.t, "sink"), KafkaOpts: fastGroupOpts()[:3]})
 	must(e.t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
