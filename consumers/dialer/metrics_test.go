@@ -22,7 +22,7 @@ func TestLiveRingDownsByStateAndTimeFromRequestToFirstCall(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	reg := prometheus.NewRegistry()
 	d, err := dialer.New(dialer.Deps{Store: dialer.PGStore{Pool: e.db.Pool}, Twilio: e.newAdapter(), Validator: e.validator, Log: testLog(t), Registry: reg},
-		dialer.Config{Brokers: e.kafka.Brokers, WebhookBase: e.gateway, TransactionalID: "test-metrics", Clock: dialerClock{e.clock},
+		dialer.Config{Brokers: e.kafka.Brokers, Security: e.kafka.Principal(t, "dialer"), WebhookBase: e.gateway, TransactionalID: "strike-dialer-test-metrics", Clock: dialerClock{e.clock},
 			PlaceRetry: 5 * time.Second, ReconcileMargin: 60 * time.Second, RestoreTimeout: 10 * time.Second, KafkaOpts: fastGroupOpts(), CPS: -1})
 	if err != nil {
 		t.Fatal(err)
