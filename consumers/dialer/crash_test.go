@@ -19,8 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/consumers/dialer"
-	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pg"
 	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/schemas"
 )

@@ -64,7 +64,7 @@ func TestRebuildAsTheNonSuperuserOwnerUnderForcedRowLevelSecurity(t *testing.T) 
 	ownTheProjections(t, b, "strike_test_owner", true)
 	owner := b.db.PoolAs(t, "strike_test_owner")
 	stats, err := sink.Rebuild(context.Background(), sink.Deps{Pool: owner, Validator: b.v, Log: zerolog.Nop()},
-		sink.RebuildConfig{Brokers: b.kafka.Brokers})
+		sink.RebuildConfig{Brokers: b.kafka.Brokers, Security: b.security})
 	if err != nil {
 		t.Fatalf("rebuild as the owner: %v", err)
 	}
