@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -44,6 +45,7 @@ import (
 	"github.com/osprey-strike/strike/internal/secrets"
 	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/internal/topics"
+	"github.com/osprey-strike/strike/internal/twilio"
 	"github.com/osprey-strike/strike/internal/twiliosim"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/producers/renderpoller"
@@ -203,24 +205,37 @@ func (w *lcWorld) members(group string) (int, string) {
 	return len(g.Members), g.State
 }
 
-// openTransactions lists the transactional ids whose transaction is not complete.
+// openTransactions lists the transactional ids whose transaction is not complete. An ended
+// transaction may show as PrepareCommit/PrepareAbort while a real broker writes its markers, so
+// those get up to 3 s to complete (less than the 5 s transaction timeout, after which the broker
+// would abort even an abandoned one); Ongoing, a transaction never ended, counts at once.
 func (w *lcWorld) openTransactions() []string {
 	w.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	txns, err := w.adm.ListTransactions(ctx, nil, nil)
-	if err != nil {
-		w.t.Fatalf("list transactions: %v", err)
-	}
-	var open []string
-	for id, tx := range txns {
-		switch tx.State {
-		case "Ongoing", "PrepareCommit", "PrepareAbort", "PrepareEpochFence":
-			open = append(open, id+" ("+tx.State+")")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		txns, err := w.adm.ListTransactions(ctx, nil, nil)
+		cancel()
+		if err != nil {
+			w.t.Fatalf("list transactions: %v", err)
 		}
+		var open []string
+		ongoing := false
+		for id, tx := range txns {
+			switch tx.State {
+			case "Ongoing":
+				ongoing = true
+				open = append(open, id+" ("+tx.State+")")
+			case "PrepareCommit", "PrepareAbort", "PrepareEpochFence":
+				open = append(open, id+" ("+tx.State+")")
+			}
+		}
+		if len(open) == 0 || ongoing || time.Now().After(deadline) {
+			slices.Sort(open)
+			return open
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	slices.Sort(open)
-	return open
 }
 
 // sendAll sends one input per partition and returns a check that all were processed.
@@ -284,7 +299,7 @@ func lcComponents() []lcComponent {
 				return []string{"--replica-id", "lc-render-" + id}
 			},
 			env: func(w *lcWorld) []string { return []string{secrets.EnvKeys + "=" + w.keys} }},
-		{name: "gateway", prepare: prepareAPIUser, send: sendIntake,
+		{name: "gateway", prepare: prepareAPIUser, send: sendIntakeAndWebhook,
 			args: func(w *lcWorld, _ string, r *lcReplica) []string {
 				return []string{"--http-addr", r.httpAddr, "--twilio-account-sid", lcTwilioSID, "--twilio-api-url", w.twilio.URL(),
 					"--public-base-url", "http://" + r.httpAddr}
@@ -467,6 +482,55 @@ func prepareAPIUser(w *lcWorld) {
 	tok, _, err := acc.IssueToken(ctx, email, "lifecycle", time.Hour)
 	must(w.t, err)
 	lcAPIToken.Store(w.db.URL, tok)
+}
+
+// sendIntakeAndWebhook sends the gateway process both of its inputs: an ECO through the HTTP
+// intake and a signed Twilio status webhook (the callbacks producer); done when a live replica
+// accepted the first and the second is readable on strike.telephony.callbacks.v1.
+func sendIntakeAndWebhook(w *lcWorld, reps []*lcReplica, p int32) func() bool {
+	intake := sendIntake(w, reps, p)
+	hook := sendWebhook(w, reps)
+	return func() bool { return intake() && hook() }
+}
+
+// sendWebhook posts a status callback signed with the main account's token, as Twilio would.
+func sendWebhook(w *lcWorld, reps []*lcReplica) func() bool {
+	ecoID, callID := uuid.NewString(), uuid.NewString()
+	form := url.Values{"AccountSid": {lcTwilioSID}, "CallSid": {"CA" + strings.ReplaceAll(uuid.NewString(), "-", "")},
+		"CallStatus": {twilio.StatusCompleted}, "SequenceNumber": {"0"}}
+	seen := w.watch(topics.TelephonyCallbacks).seen(ecoID)
+	var mu sync.Mutex
+	accepted := false
+	return func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if accepted {
+			return seen()
+		}
+		for _, r := range reps {
+			select {
+			case <-r.child.Done():
+				continue
+			default:
+			}
+			u := "http://" + r.httpAddr + twilio.StatusPath + "?" + url.Values{"eco_id": {ecoID}, "call_id": {callID}}.Encode()
+			req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(twilio.SignatureHeader, twilio.Sign(lcTwilioToken, u, twilio.FormParams(form)))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode < 300 {
+				accepted = true
+				return seen()
+			}
+			w.t.Logf("webhook on %s: %s", r.id, resp.Status)
+		}
+		return false
+	}
 }
 
 // sendIntake posts an ECO through a live replica's HTTP intake: done when one accepted it.

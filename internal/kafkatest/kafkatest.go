@@ -218,7 +218,10 @@ func newContainer(t testing.TB) *Cluster {
 
 func ensureTopics(t testing.TB, brokers string) {
 	t.Helper()
-	cl := Client(t, brokers)
+	// kadm's topic listing is served from kgo's metadata cache, which keeps the listing from
+	// before the topics existed for MetadataMinAge (5 s by default): Ensure's check after
+	// creating them waited that long in every test.
+	cl := Client(t, brokers, kgo.MetadataMinAge(50*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := topics.Ensure(ctx, kadm.NewClient(cl), topics.Catalog(Partitions), -1); err != nil {
