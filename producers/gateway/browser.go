@@ -200,3 +200,23 @@ func adminOnly(id *Identity) *Problem {
 	}
 	return nil
 }
+
+// SaveNOCFor is PUT /v1/admin/nocs/{noc} for id: system admins only. The Twilio subaccount and
+// caller id are Strike-owned, NOC-scoped telephony context, set here and nowhere else.
+func (a *API) SaveNOCFor(ctx context.Context, id *Identity, noc string, b NOCBody) *Problem {
+	if p := adminOnly(id); p != nil {
+		return p
+	}
+	return a.tenancyProblem(a.tenancy.UpsertNOC(ctx, tenancy.NOC{ID: noc, Name: b.Name, Code: b.Code,
+		TwilioSubaccountSID: b.TwilioSubaccountSID, CallerID: b.CallerID}))
+}
+
+// SavePolicyFor is PUT /v1/admin/nocs/{noc}/policy for id: system admins only.
+func (a *API) SavePolicyFor(ctx context.Context, id *Identity, noc string, b PolicyBody) *Problem {
+	if p := adminOnly(id); p != nil {
+		return p
+	}
+	return a.tenancyProblem(a.tenancy.UpsertPolicy(ctx, tenancy.Policy{NOCTenantID: noc, LoopCount: b.LoopCount,
+		RetryAfterSeconds: b.RetryAfterSeconds, MaxRetries: b.MaxRetries, FailoverOSPIDs: b.FailoverOSPIDs,
+		RingDurationSeconds: b.RingDurationSeconds}))
+}

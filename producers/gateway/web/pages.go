@@ -18,7 +18,7 @@ import (
 // pages are the parsed templates, one set per page: base layout + partials + the page.
 type pages map[string]*template.Template
 
-var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin", "rosters", "roster", "adminosp"}
+var pageNames = []string{"signin", "noaccess", "forbidden", "error", "chooser", "board", "eco", "new", "admin", "rosters", "roster", "adminosp", "adminnoc"}
 
 func parsePages() (pages, error) {
 	p := pages{}

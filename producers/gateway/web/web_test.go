@@ -537,3 +537,46 @@ func TestClosingTheUIEndsLiveStreams(t *testing.T) {
 		t.Fatal("the stream stayed open after Close")
 	}
 }
+
+func TestSystemAdminEditsANOCsTwilioContextAndPolicy(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(sysadmin, password(sysadmin))
+	p := b.do(http.MethodGet, "/admin/nocs/noc-harbor", nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Strike-owned, NOC-scoped") || !strings.Contains(p.body, "AC00000000000000000000000000000a02") {
+		t.Fatalf("NOC page: %d\n%s", p.status, p.body)
+	}
+	tok := b.csrf()
+	noc := url.Values{"csrf": {tok}, "form": {"noc"}, "name": {"Harbor Telecom NOC"}, "code": {"HRBR"},
+		"twilio_subaccount_sid": {"not-a-sid"}, "caller_id": {"+15550100002"}}
+	if p := b.do(http.MethodPost, "/admin/nocs/noc-harbor", noc); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `data-testid="noc-error"`) {
+		t.Fatalf("a bad SID: %d\n%s", p.status, p.body)
+	}
+	noc.Set("twilio_subaccount_sid", "AC0000000000000000000000000000bb02")
+	if p := b.do(http.MethodPost, "/admin/nocs/noc-harbor", noc); p.status != http.StatusSeeOther {
+		t.Fatalf("save NOC: %d\n%s", p.status, p.body)
+	}
+	pol := url.Values{"csrf": {tok}, "form": {"policy"}, "loop_count": {"4"}, "retry_after_seconds": {"600"}, "max_retries": {"2"},
+		"failover_osp_ids": {"osp-cedar, osp-acme"}, "ring_duration_seconds": {""}}
+	if p := b.do(http.MethodPost, "/admin/nocs/noc-harbor", pol); p.status != http.StatusSeeOther {
+		t.Fatalf("save policy: %d\n%s", p.status, p.body)
+	}
+	var sid string
+	var loop int
+	var failover []string
+	_ = w.db.Pool.QueryRow(context.Background(), `SELECT n.twilio_subaccount_sid, p.loop_count, p.failover_osp_ids FROM noc_tenants n
+		JOIN noc_callout_policies p ON p.noc_tenant_id = n.id WHERE n.id = 'noc-harbor'`).Scan(&sid, &loop, &failover)
+	if sid != "AC0000000000000000000000000000bb02" || loop != 4 || strings.Join(failover, ",") != "osp-cedar,osp-acme" {
+		t.Fatalf("stored %s %d %v", sid, loop, failover)
+	}
+	pol.Set("loop_count", "99")
+	if p := b.do(http.MethodPost, "/admin/nocs/noc-harbor", pol); p.status != http.StatusUnprocessableEntity {
+		t.Fatalf("loop count 99: %d", p.status)
+	}
+	// A NOC operator never sees this page: forbidden, like any page outside their reach.
+	o := w.browser(t)
+	o.signIn(multi, password(multi))
+	if p := o.do(http.MethodGet, "/admin/nocs/noc-harbor", nil); p.status != http.StatusForbidden {
+		t.Fatalf("a NOC operator on the NOC's system page: %d", p.status)
+	}
+}

@@ -313,6 +313,14 @@ await journey("system admin: system configuration, tenant boards by the explicit
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByTestId("admin-saved").waitFor();
   assert.match(await page.getByTestId("admin-osps").innerText(), /CEDR-HRBR-0001/);
+  // A NOC's Strike-owned Twilio context and its callout policy.
+  await page.getByRole("link", { name: "Northwind Networks NOC" }).click();
+  await page.getByRole("group", { name: /Strike-owned, NOC-scoped/ }).waitFor();
+  await shot(page, "admin-noc");
+  await page.getByLabel("Passes through the roster").fill("3");
+  await page.getByRole("button", { name: "Save policy" }).click();
+  await page.getByTestId("admin-saved").waitFor();
+  assert.match(await page.getByTestId("admin-nocs").innerText(), /3 passes/);
   await page.goto(base + "/nocs/noc-harbor/ecos");
   assert.ok((await rowsText(page)).includes(cfg.ecos.harbor[0].job_number));
 });
