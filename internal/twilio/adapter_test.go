@@ -181,21 +181,25 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 // TestContextEndsRetries: a context that ends while CreateCall backs off
 // stops it at once with both the context error and the last Twilio error.
+// A 429 is the answer CreateCall retries (a 5xx may have created the call, so
+// it is never retried blindly: TestCreateCallRetriesOnlyWhenNothingWasCreated).
 func TestContextEndsRetries(t *testing.T) {
-	sim, _ := newSim(t, twiliosim.Config{})
-	sim.FailNext(1000, http.StatusServiceUnavailable, 20503)
-	served := make(chan struct{}, 1)
-	h := sim.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		select {
-		case served <- struct{}{}:
-		default:
+	sim, url := newSim(t, twiliosim.Config{})
+	sim.FailNext(1000, http.StatusTooManyRequests, 20429)
+	// The adapter logs "retrying" once it has read and classified an answer
+	// and is about to back off: the moment to cancel.
+	backingOff := make(chan struct{}, 1)
+	log := zerolog.New(writerFunc(func(p []byte) (int, error) {
+		if bytes.Contains(p, []byte("retrying")) {
+			select {
+			case backingOff <- struct{}{}:
+			default:
+			}
 		}
+		return len(p), nil
 	}))
-	defer srv.Close()
-	tw, err := twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: token, BaseURL: srv.URL, CPS: -1,
-		RetryInitialInterval: time.Hour, RetryMaxInterval: time.Hour, RetryMaxElapsed: 2 * time.Hour}, zerolog.Nop(), nil)
+	tw, err := twilio.New(twilio.Config{AccountSID: mainSID, AuthToken: token, BaseURL: url, CPS: -1,
+		RetryInitialInterval: time.Hour, RetryMaxInterval: time.Hour, RetryMaxElapsed: 2 * time.Hour}, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,17 +209,16 @@ func TestContextEndsRetries(t *testing.T) {
 		_, err := tw.CreateCall(ctx, request(subA, "+15554000001"))
 		done <- err
 	}()
-	// Cancel once the first attempt has been answered 503.
 	select {
-	case <-served:
+	case <-backingOff:
 	case <-time.After(10 * time.Second):
-		t.Fatal("no request reached the simulator")
+		t.Fatal("CreateCall never backed off after a 429")
 	}
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) || !errors.Is(err, twilio.ErrUnavailable) {
-			t.Fatalf("err = %v, want context.Canceled and ErrUnavailable", err)
+		if !errors.Is(err, context.Canceled) || !errors.Is(err, twilio.ErrRateLimited) {
+			t.Fatalf("err = %v, want context.Canceled and ErrRateLimited", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("CreateCall kept backing off after cancel")
@@ -244,3 +247,8 @@ func TestLimiterRespectsDeadline(t *testing.T) {
 		t.Fatalf("took %v: it waited instead of refusing", d)
 	}
 }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

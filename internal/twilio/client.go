@@ -285,8 +285,13 @@ func do[R any](ctx context.Context, c *Client, op, account string, limited bool,
 		if errors.Is(e, ErrCredentials) {
 			c.credentialsFailed(op, account, e)
 		}
-		if !retry || ctx.Err() != nil {
+		if !retry {
 			return zero, backoff.Permanent(e)
+		}
+		if ctx.Err() != nil {
+			// The caller gave up while this attempt was answered: say both.
+			return zero, backoff.Permanent(fmt.Errorf("twilio: %s (account %s): %w after %d attempts; last error: %w",
+				op, account, context.Cause(ctx), attempts, e))
 		}
 		return zero, e
 	}
