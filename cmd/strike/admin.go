@@ -10,6 +10,7 @@ func newAdminCmd(g *globals) *cobra.Command {
 	cmd.AddCommand( /* subcommands are added here, one per line */
 		newAdminRenderCmd(g),
 		newAdminTokenCmd(), newAdminMembershipCmd(),
+		newAdminPasswordCmd(),
 	)
 	return cmd
 }
