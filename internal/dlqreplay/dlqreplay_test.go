@@ -96,17 +96,17 @@ func readTopics(t *testing.T, brokers string, ts ...string) []got {
 	return out
 }
 
-func base(brokers string) []kgo.Opt { return []kgo.Opt{kgo.SeedBrokers(brokers)} }
+func base(k *kafkatest.Cluster) []kgo.Opt { return append(k.Opts(), kgo.SeedBrokers(k.Brokers)) }
 
 func TestReplayFiltersDryRunAndTarget(t *testing.T) {
 	t.Parallel()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	produceDLQ(t, k.Brokers, seeds)
 	ctx := context.Background()
 
 	// A dry run selects by reason and origin topic, lists, and produces nothing.
 	var listed []dlqreplay.Item
-	c, err := dlqreplay.Run(ctx, base(k.Brokers), dlqreplay.Options{
+	c, err := dlqreplay.Run(ctx, base(k), dlqreplay.Options{
 		Filter: dlqreplay.Filter{Reasons: []string{schemas.DLQSchemaViolation, schemas.DLQInvalidJSON}, OriginTopic: topics.ECOEvents},
 		DryRun: true,
 		OnItem: func(it dlqreplay.Item) { listed = append(listed, it) },
@@ -127,7 +127,7 @@ func TestReplayFiltersDryRunAndTarget(t *testing.T) {
 	}
 
 	// Filter by consumer: the eco-processor's two records go back to the requests topic.
-	c, err = dlqreplay.Run(ctx, base(k.Brokers), dlqreplay.Options{Filter: dlqreplay.Filter{Consumer: "eco-processor"}})
+	c, err = dlqreplay.Run(ctx, base(k), dlqreplay.Options{Filter: dlqreplay.Filter{Consumer: "eco-processor"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestReplayFiltersDryRunAndTarget(t *testing.T) {
 	// Filter by key (and reason): the non-UTF-8 value and the sink's record for eco-1, to another topic.
 	key := "eco-1"
 	var progress []dlqreplay.Counts
-	c, err = dlqreplay.Run(ctx, base(k.Brokers), dlqreplay.Options{
+	c, err = dlqreplay.Run(ctx, base(k), dlqreplay.Options{
 		Filter:   dlqreplay.Filter{Key: &key},
 		ToTopic:  topics.CalloutState,
 		Progress: func(c dlqreplay.Counts) { progress = append(progress, c) },
@@ -164,7 +164,7 @@ func TestReplayFiltersDryRunAndTarget(t *testing.T) {
 	}
 
 	// --since after everything selects nothing.
-	c, err = dlqreplay.Run(ctx, base(k.Brokers), dlqreplay.Options{Filter: dlqreplay.Filter{Since: time.Now().Add(time.Hour)}})
+	c, err = dlqreplay.Run(ctx, base(k), dlqreplay.Options{Filter: dlqreplay.Filter{Since: time.Now().Add(time.Hour)}})
 	if err != nil || c != (dlqreplay.Counts{}) {
 		t.Errorf("since the future: %+v %v", c, err)
 	}
@@ -172,13 +172,13 @@ func TestReplayFiltersDryRunAndTarget(t *testing.T) {
 
 func TestTruncatedRecordIsSkippedAndCounted(t *testing.T) {
 	t.Parallel()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	big := seed{"sink", schemas.DLQSchemaViolation, topics.ECOEvents, "eco-9", `"` + strings.Repeat("x", 2*dlq.MaxValueBytes) + `"`, hs("ce_id", "id-9")}
 	longKey := seeds[3]
 	longKey.key = strings.Repeat("k", 2000)
 	produceDLQ(t, k.Brokers, []seed{seeds[2], big, longKey})
 	var items []dlqreplay.Item
-	c, err := dlqreplay.Run(context.Background(), base(k.Brokers), dlqreplay.Options{OnItem: func(it dlqreplay.Item) { items = append(items, it) }})
+	c, err := dlqreplay.Run(context.Background(), base(k), dlqreplay.Options{OnItem: func(it dlqreplay.Item) { items = append(items, it) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestTruncatedRecordIsSkippedAndCounted(t *testing.T) {
 // A DLQ that a transactional producer wrote ends in a commit marker; the run still ends.
 func TestTransactionalDLQEnds(t *testing.T) {
 	t.Parallel()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	cl := kafkatest.Client(t, k.Brokers, kgo.TransactionalID("dlq-test"))
 	ctx := context.Background()
 	if err := cl.BeginTransaction(); err != nil {
@@ -212,7 +212,7 @@ func TestTransactionalDLQEnds(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	c, err := dlqreplay.Run(ctx, base(k.Brokers), dlqreplay.Options{DryRun: true})
+	c, err := dlqreplay.Run(ctx, base(k), dlqreplay.Options{DryRun: true})
 	if err != nil || c != (dlqreplay.Counts{Read: 1, Selected: 1, Replayed: 1}) {
 		t.Fatalf("%+v %v", c, err)
 	}

@@ -24,7 +24,7 @@ import (
 // are not taken for its own.
 func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 	t.Parallel()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	cl := kafkatest.Client(t, k.Brokers, kgo.ProducerLinger(0))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -32,7 +32,7 @@ func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, -1, nil, egress); err != nil {
 		t.Fatal(err)
 	}
-	w, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress)
+	w, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress, k.Opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestWaiterFindsTheOutcomeOnTheNOCsEgressTopic(t *testing.T) {
 	}
 
 	// One waiter per request, created before the request is sent, as the CLI does.
-	w2, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress)
+	w2, err := ecorequest.NewWaiter(ctx, []string{k.Brokers}, egress, k.Opts()...)
 	if err != nil {
 		t.Fatal(err)
 	}

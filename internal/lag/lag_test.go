@@ -39,7 +39,7 @@ func lagOf(s lag.Snapshot, group, topic string, p int32) int64 {
 }
 
 func TestLagAgainstCommittedAndStoredOffsets(t *testing.T) {
-	c := kafkatest.New(t)
+	c := kafkatest.NewSecured(t)
 	prod := kafkatest.Client(t, c.Brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	const topic = topics.ECORequests
 	produce(t, prod, topic, 0, 10)
@@ -131,7 +131,7 @@ func TestLagAgainstCommittedAndStoredOffsets(t *testing.T) {
 // A live member consuming and committing through a group: lag falls to zero and the member
 // count shows it.
 func TestLagOfALiveGroupFallsToZero(t *testing.T) {
-	c := kafkatest.New(t)
+	c := kafkatest.NewSecured(t)
 	prod := kafkatest.Client(t, c.Brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	const topic = topics.ECORequests
 	for p := range int32(kafkatest.Partitions) {

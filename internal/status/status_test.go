@@ -28,7 +28,7 @@ import (
 func TestStatusShowsTheSeededSituation(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	k := kafkatest.New(t)
+	k := kafkatest.NewSecured(t)
 	db := pgtest.New(t)
 	cl := kafkatest.Client(t, k.Brokers, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	produce := func(rs ...*kgo.Record) {
@@ -104,7 +104,7 @@ func TestStatusShowsTheSeededSituation(t *testing.T) {
 	defer notSrv.Close()
 
 	rep := status.Gather(ctx, status.Config{
-		Base:   []kgo.Opt{kgo.SeedBrokers(k.Brokers)},
+		Base:   append(k.Opts(), kgo.SeedBrokers(k.Brokers)),
 		Pool:   db.Pool,
 		Groups: []lag.Group{{Name: "strike-eco-processor", Topics: []string{topics.ECORequests}}},
 		Ops:    []status.OpsURL{{"sink", okSrv.URL}, {"dialer", notSrv.URL}, {"gateway", "http://127.0.0.1:1"}},
