@@ -13,6 +13,7 @@ import (
 	"github.com/osprey-strike/strike/internal/kafkaacl"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/kafkatest"
+	"github.com/osprey-strike/strike/internal/pgtest"
 	"github.com/osprey-strike/strike/internal/topics"
 )
 
@@ -102,5 +103,28 @@ func TestStrikeTopicsVerifiesTheACLs(t *testing.T) {
 	_, err = runRenderAdminCLI(t, "", topicsCmd...)
 	if err == nil || !strings.Contains(err.Error(), "1 of") || !strings.Contains(err.Error(), topics.NOCIngress("noc-a")) {
 		t.Fatalf("one ACL removed: %v, want it named", err)
+	}
+}
+
+// The whole start-up path: `strike run sink` as a principal that lacks one ACL exits at once
+// with the message naming it, before consuming anything. Not parallel: the password is process
+// environment.
+func TestStrikeRunStopsAtStartNamingAMissingACL(t *testing.T) {
+	k := kafkatest.NewSecured(t)
+	db := pgtest.New(t)
+	k.Principal(t, "sink")
+	if _, err := kadm.NewClient(kafkatest.Client(t, k.Brokers)).DeleteACLs(context.Background(), kadm.NewACLs().Allow("User:strike-sink").AllowHosts("*").
+		Groups("strike-sink").Operations(kadm.OpRead).ResourcePatternType(kadm.ACLPatternPrefixed)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("STRIKE_KAFKA_PASSWORD", kafkatest.Password("strike-sink"))
+	start := time.Now()
+	_, err := runRenderAdminCLI(t, "", "run", "sink", "--brokers", k.Brokers, "--kafka-sasl-mechanism", kafkatest.Mechanism,
+		"--kafka-username", "strike-sink", "--database-url", db.URL, "--ops-addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "READ on group strike-sink (prefixed)") {
+		t.Fatalf("strike run sink = %v, want a stop naming the group ACL", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("it took %v to stop", d)
 	}
 }
