@@ -182,6 +182,9 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, q *req)
 
 const cookieName = "strike_session"
 
+// maxFormBytes bounds a form post.
+const maxFormBytes = 256 << 10
+
 // page resolves the session; without one, a GET goes to the sign-in page (and back here after),
 // anything else is refused. POSTs must carry the session's CSRF token and come from this origin.
 func (u *UI) page(h pageFunc) http.Handler {
@@ -219,6 +222,14 @@ func (u *UI) page(h pageFunc) http.Handler {
 		}
 		q := &req{id: id, sess: sess}
 		if r.Method == http.MethodPost {
+			// Forms are small (a roster of 200 people is well under this); ParseForm would
+			// otherwise read up to 10 MB.
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			var tooBig *http.MaxBytesError
+			if err := r.ParseForm(); errors.As(err, &tooBig) {
+				u.errorPage(w, r, q, http.StatusRequestEntityTooLarge, "Form too large", "This form carries more than Strike accepts.")
+				return
+			}
 			if err := r.ParseForm(); err != nil || !sameOrigin(r) || !validCSRF(sess, r.PostForm.Get("csrf")) {
 				u.log.Info().Str("user_id", id.UserID).Str("path", r.URL.Path).Msg("web write refused: CSRF check failed")
 				u.errorPage(w, r, q, http.StatusForbidden, "Request refused",

@@ -580,3 +580,14 @@ func TestSystemAdminEditsANOCsTwilioContextAndPolicy(t *testing.T) {
 		t.Fatalf("a NOC operator on the NOC's system page: %d", p.status)
 	}
 }
+
+func TestAnOversizedFormIsRefused(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	b.do(http.MethodGet, "/nocs/noc-northwind/ecos/new", nil)
+	form := url.Values{"csrf": {b.csrf()}, "summary": {strings.Repeat("x", 1<<20)}}
+	if p := b.do(http.MethodPost, "/nocs/noc-northwind/ecos", form); p.status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("a 1 MiB form: %d, want 413", p.status)
+	}
+}
