@@ -48,6 +48,16 @@ func TestAComponentStartsOnlyWithItsCredentialsAndEveryACLItNeeds(t *testing.T) 
 		t.Errorf("message %q: want it to name the ACL and the principal", msg)
 	}
 
+	// The dialer without its transactional ids (Write and Describe): named too.
+	dialer := k.Principal(t, "dialer")
+	if _, err := adm.DeleteACLs(ctx, kadm.NewACLs().Allow("User:strike-dialer").AllowHosts("*").
+		TransactionalIDs("strike-dialer").Operations(kadm.OpWrite, kadm.OpDescribe).ResourcePatternType(kadm.ACLPatternPrefixed)); err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyComponent(ctx, k.Brokers, dialer, "dialer"); err == nil || !strings.Contains(err.Error(), "on transactional_id strike-dialer (prefixed)") {
+		t.Errorf("the dialer without its transactional ids: %v, want them named", err)
+	}
+
 	wrong, err := kafkaclient.Settings{Mechanism: kafkatest.Mechanism, Username: "strike-sink", Password: "not-the-password"}.Load()
 	if err != nil {
 		t.Fatal(err)

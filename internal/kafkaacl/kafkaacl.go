@@ -219,7 +219,10 @@ func (e *MissingError) Error() string {
 // Check asks the brokers which of gs the connected principal holds, and returns a *MissingError
 // naming each it lacks; other errors (authentication, unreachable brokers) are returned as
 // they are. It needs no right to read ACLs: topic and group operations come from the brokers'
-// authorized-operations answers (KIP-430), a transactional id's from a coordinator lookup. A
+// authorized-operations answers (KIP-430); for a transactional id only Describe can be probed
+// (a coordinator lookup), so a missing Write shows at the first transaction, where the consumer
+// loop stops on it (kafkaclient.FatalError). What a broker does not say (operations omitted by an
+// old broker, a group Kafka does not know yet) is not reported missing. A
 // prefixed grant is probed on the name that is exactly its prefix (the default group or id),
 // and the grants' principals are ignored: the answer is the connection's. A topic that does not
 // exist is skipped (topics.Verify reports it).
@@ -249,42 +252,44 @@ func Check(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 			case errors.Is(td.Err, kerr.TopicAuthorizationFailed):
 				missing = append(missing, g)
 			case td.Err != nil: // e.g. unknown topic: topics.Verify says so
+			case len(td.AuthorizedOperations) == 0:
+				// Omitted (a broker before Metadata v8): unknown, not missing. A topic we may
+				// describe always lists at least Describe.
 			case !slices.Contains(td.AuthorizedOperations, g.Op) && !slices.Contains(td.AuthorizedOperations, kadm.OpAll):
 				missing = append(missing, g)
 			}
 		case kmsg.ACLResourceTypeGroup:
 			ops, ok := groupOps[g.Name]
 			if !ok {
+				// denied: no Describe; unknown: describable, but the broker did not say what
+				// else we may do (Kafka omits the operations of a group that does not exist
+				// yet, GROUP_ID_NOT_FOUND; kfake gives them). Describe is granted with Read, so a
+				// missing Read there shows when the component joins, as a FatalError.
+				ops = []kadm.ACLOperation{}
 				dg, err := adm.DescribeGroups(ctx, g.Name)
 				switch {
 				case errors.Is(err, kerr.GroupAuthorizationFailed):
 				case err != nil:
 					return fmt.Errorf("describe group %s: %w", g.Name, err)
 				default:
-					// A group that does not exist yet (GROUP_ID_NOT_FOUND) still says what we may do.
 					if d, ok := dg[g.Name]; ok && !errors.Is(d.Err, kerr.GroupAuthorizationFailed) {
-						ops = d.AuthorizedOperations
+						ops = d.AuthorizedOperations // nil when omitted: unknown
 					}
 				}
 				groupOps[g.Name] = ops
 			}
-			if !slices.Contains(ops, g.Op) && !slices.Contains(ops, kadm.OpAll) {
+			if ops != nil && !slices.Contains(ops, g.Op) && !slices.Contains(ops, kadm.OpAll) {
 				missing = append(missing, g)
 			}
 		case kmsg.ACLResourceTypeTransactionalId:
 			// Finding the coordinator of an id needs Describe on it, which Write implies.
+			// Any other answer (the id is unknown, a broker before DescribeTransactions, 3.0)
+			// is not a refusal: the brokers were reachable a moment ago (the topics above), and
+			// a missing Write shows at the first transaction, as a FatalError.
 			_, err := adm.DescribeTransactions(ctx, g.Name)
-			switch {
-			case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+			var ae *kadm.AuthError
+			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.As(err, &ae) {
 				missing = append(missing, g)
-			case err == nil, errors.Is(err, kerr.TransactionalIDNotFound):
-			default:
-				var ae *kadm.AuthError
-				if errors.As(err, &ae) {
-					missing = append(missing, g)
-				} else {
-					return fmt.Errorf("describe transactional id %s: %w", g.Name, err)
-				}
 			}
 		}
 	}
