@@ -89,7 +89,6 @@ func preview(o gateway.SystemOSP, nocCode string, year int) (string, string) {
 	return t.Render(jobnumber.Fields{Prefix: o.JobPrefix, NOC: nocCode, Num: o.LastNumber + 1, Year: year}), ""
 }
 
-
 func (u *UI) adminLink(w http.ResponseWriter, r *http.Request, q *req) {
 	status := r.PostForm.Get("status")
 	p := u.api.SaveLinkFor(r.Context(), q.id, r.PathValue("noc"), r.PathValue("osp"),

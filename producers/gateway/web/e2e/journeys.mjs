@@ -302,7 +302,7 @@ await journey("system admin: system configuration, tenant boards by the explicit
   assert.match(await page.getByTestId("admin-links").innerText(), /suspended/);
   await shot(page, "admin");
   // A job template is validated and previewed before it is saved.
-  await page.getByRole("link", { name: "Cedar Line Works" }).click();
+  await page.getByRole("link", { name: "Cedar Line Works", exact: true }).click();
   await page.getByLabel("Job template").fill("{prefix}-{nope}");
   await page.getByRole("button", { name: "Preview" }).click();
   await page.getByTestId("osp-error").waitFor();
@@ -314,14 +314,16 @@ await journey("system admin: system configuration, tenant boards by the explicit
   await page.getByTestId("admin-saved").waitFor();
   assert.match(await page.getByTestId("admin-osps").innerText(), /CEDR-HRBR-0001/);
   // A NOC's Strike-owned Twilio context and its callout policy.
-  await page.getByRole("link", { name: "Northwind Networks NOC" }).click();
+  await page.getByRole("link", { name: "Northwind Networks NOC", exact: true }).click();
   await page.getByRole("group", { name: /Strike-owned, NOC-scoped/ }).waitFor();
   await shot(page, "admin-noc");
   await page.getByLabel("Passes through the roster").fill("3");
   await page.getByRole("button", { name: "Save policy" }).click();
   await page.getByTestId("admin-saved").waitFor();
   assert.match(await page.getByTestId("admin-nocs").innerText(), /3 passes/);
-  await page.goto(base + "/nocs/noc-harbor/ecos");
+  // Tenant boards open to a system admin by the explicit check.
+  await page.getByRole("link", { name: "Harbor Telecom NOC board" }).click();
+  await page.waitForURL(/\/nocs\/noc-harbor\/ecos$/);
   assert.ok((await rowsText(page)).includes(cfg.ecos.harbor[0].job_number));
 });
 
