@@ -86,8 +86,9 @@ type world struct {
 }
 
 type worldOpts struct {
-	devMode bool
-	live    time.Duration
+	devMode    bool
+	live       time.Duration
+	maxStreams int
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -109,7 +110,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, err := web.New(web.Deps{API: api, Pool: gw, Log: zerolog.Nop()}, web.Config{LiveInterval: o.live})
+	ui, err := web.New(web.Deps{API: api, Pool: gw, Log: zerolog.Nop()}, web.Config{LiveInterval: o.live, MaxStreamsPerUser: o.maxStreams})
 	if err != nil {
 		t.Fatal(err)
 	}

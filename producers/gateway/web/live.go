@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/osprey-strike/strike/producers/gateway"
@@ -24,6 +25,32 @@ const sessionRecheck = 5 * time.Second
 
 // heartbeat keeps proxies from closing an idle stream.
 const heartbeat = 15 * time.Second
+
+// streamCounts bounds the open streams per user: each polls the database, so one user's many
+// tabs (or a script) cannot turn into unbounded load.
+type streamCounts struct {
+	mu  sync.Mutex
+	max int
+	n   map[string]int
+}
+
+func (s *streamCounts) acquire(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[user] >= s.max {
+		return false
+	}
+	s.n[user]++
+	return true
+}
+
+func (s *streamCounts) release(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n[user]--; s.n[user] <= 0 {
+		delete(s.n, user)
+	}
+}
 
 type renderFunc func(q *req) (string, *gateway.Problem)
 
@@ -72,6 +99,13 @@ func (u *UI) fragment(page, name string, q *req, a *active, data any) (string, *
 // stream sends render's output as an "update" event whenever it changes, until the client goes
 // away, the session ends or access is lost.
 func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render renderFunc) {
+	if !u.streams.acquire(q.id.UserID) {
+		u.log.Info().Str("user_id", q.id.UserID).Msg("live stream refused: too many open")
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "too many live pages open; close some tabs", http.StatusTooManyRequests)
+		return
+	}
+	defer u.streams.release(q.id.UserID)
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")

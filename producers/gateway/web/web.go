@@ -42,6 +42,8 @@ type Config struct {
 	LiveInterval time.Duration
 	// RequestTimeout bounds each page's database work; default 10 s.
 	RequestTimeout time.Duration
+	// MaxStreamsPerUser bounds a user's open live pages (each polls the database); default 16.
+	MaxStreamsPerUser int
 }
 
 // Deps are the UI's collaborators.
@@ -59,6 +61,7 @@ type UI struct {
 	log      zerolog.Logger
 	sessions sessions
 	pages    pages
+	streams  *streamCounts
 	stop     chan struct{} // closed by Close: live streams end
 	stopOnce sync.Once
 }
@@ -71,12 +74,14 @@ func New(deps Deps, cfg Config) (*UI, error) {
 	cfg.SessionLifetime = cmp.Or(cfg.SessionLifetime, 12*time.Hour)
 	cfg.LiveInterval = cmp.Or(cfg.LiveInterval, 250*time.Millisecond)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 10*time.Second)
+	cfg.MaxStreamsPerUser = cmp.Or(cfg.MaxStreamsPerUser, 16)
 	p, err := parsePages()
 	if err != nil {
 		return nil, err
 	}
 	return &UI{cfg: cfg, api: deps.API, pool: deps.Pool, log: deps.Log.With().Str(logging.FieldComponent, "web").Logger(),
-		sessions: sessions{pool: deps.Pool, lifetime: cfg.SessionLifetime}, pages: p, stop: make(chan struct{})}, nil
+		sessions: sessions{pool: deps.Pool, lifetime: cfg.SessionLifetime}, pages: p, stop: make(chan struct{}),
+		streams: &streamCounts{max: cfg.MaxStreamsPerUser, n: map[string]int{}}}, nil
 }
 
 // Close ends the open live streams, so a server shutting down is not held up by boards left open

@@ -591,3 +591,39 @@ func TestAnOversizedFormIsRefused(t *testing.T) {
 		t.Fatalf("a 1 MiB form: %d, want 413", p.status)
 	}
 }
+
+func TestLiveStreamsPerUserAreBounded(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true, maxStreams: 2})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	open := func() *http.Response {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.srv.URL+"/nocs/noc-northwind/ecos/live", nil)
+		res, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	if a, c := open(), open(); a.StatusCode != http.StatusOK || c.StatusCode != http.StatusOK {
+		t.Fatalf("two streams: %d %d", a.StatusCode, c.StatusCode)
+	}
+	third := open()
+	if third.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third stream: %d, want 429", third.StatusCode)
+	}
+	// Another user is not affected.
+	o := w.browser(t)
+	o.signIn(multi, password(multi))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.srv.URL+"/nocs/noc-northwind/ecos/live", nil)
+	res, err := o.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("another user's stream: %d", res.StatusCode)
+	}
+}
