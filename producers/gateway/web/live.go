@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
@@ -52,7 +53,7 @@ func (s *streamCounts) release(user string) {
 	}
 }
 
-type renderFunc func(q *req) (string, *gateway.Problem)
+type renderFunc func(r *http.Request, q *req) (string, *gateway.Problem)
 
 func (u *UI) boardLive(kind string) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request, q *req) {
@@ -60,7 +61,7 @@ func (u *UI) boardLive(kind string) pageFunc {
 		if !ok {
 			return
 		}
-		u.stream(w, r, q, func(q *req) (string, *gateway.Problem) {
+		u.stream(w, r, q, func(r *http.Request, q *req) (string, *gateway.Problem) {
 			d, p := u.boardData(r, q, kind, a.ID)
 			if p != nil {
 				return "", p
@@ -76,7 +77,7 @@ func (u *UI) ecoLive(kind string) pageFunc {
 		if !ok {
 			return
 		}
-		u.stream(w, r, q, func(q *req) (string, *gateway.Problem) {
+		u.stream(w, r, q, func(r *http.Request, q *req) (string, *gateway.Problem) {
 			d, p := u.ecoData(r, q, kind, a.ID)
 			if p != nil {
 				return "", p
@@ -154,7 +155,10 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render rende
 			}
 			q = &req{id: id, sess: sess}
 		}
-		html, p := render(q)
+		// Each read has the page's deadline: a stuck database ends the stream, not the server.
+		pctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
+		html, p := render(r.WithContext(pctx), q)
+		cancel()
 		if p != nil {
 			// Access lost or the ECO is gone: end the stream; a reload shows why.
 			send("event: end\ndata: " + p.Title + "\n\n")

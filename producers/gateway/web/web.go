@@ -345,6 +345,14 @@ func boardURL(kind, tenant string) string {
 // refused renders the page for a gateway problem: the no-access page, the forbidden page (the
 // same bytes whether the tenant exists or not: it names nothing from the database), or an error.
 func (u *UI) refused(w http.ResponseWriter, r *http.Request, q *req, p *gateway.Problem) {
+	if p.Status == http.StatusForbidden || p.Status == http.StatusUnauthorized {
+		// Denials are logged, as the API logs them: who, where, why; never a cookie.
+		ev := u.log.Info().Str("path", r.URL.Path).Str("problem", p.Slug())
+		if q.id != nil {
+			ev = ev.Str("user_id", q.id.UserID)
+		}
+		ev.Msg("web request denied")
+	}
 	switch p.Slug() {
 	case gateway.ProbNoMemberships:
 		u.render(w, r, http.StatusForbidden, "noaccess", q, nil)
