@@ -310,6 +310,10 @@ func (d *Dispatcher) attempt(ctx context.Context, row dispatchRow) {
 		ID: ids.EventID(schemas.TypeRenderDispatch, row.ECOID, strconv.Itoa(n)), Type: schemas.TypeRenderDispatch,
 		Source: "strike/" + DispatchName, Subject: row.ECOID, Time: ev.At,
 	}, value)
+	// Render has answered: finish the attempt even if a shutdown began meanwhile, so a clean stop
+	// never leaves an attempt published but unrecorded (the next replica would publish it again).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := d.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		// Not recorded: the claim lapses and the attempt is repeated (CreateJob finds the job).
 		log.Warn().Err(err).Msg("could not produce the dispatch event; the attempt will be repeated")
