@@ -163,8 +163,17 @@ var allowedSecrets = map[string][]string{
 	"strike-database-sink":          {"DATABASE_URL"},
 	"strike-database-render-poller": {"DATABASE_URL"},
 	"strike-database-migrate":       {"DATABASE_URL"},
-	"strike-twilio":                 {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
-	"strike-secret-keys":            {"STRIKE_SECRET_KEYS"},
+	// One Kafka principal per component (strike kafka access --components); the migrate Job's
+	// topics step is the admin, the lag exporter its own describe-only principal.
+	"strike-kafka-gateway":       {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-eco-processor": {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-dialer":        {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-sink":          {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-render-poller": {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-lag-exporter":  {"STRIKE_KAFKA_PASSWORD"},
+	"strike-kafka-admin":         {"STRIKE_KAFKA_PASSWORD"},
+	"strike-twilio":              {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
+	"strike-secret-keys":         {"STRIKE_SECRET_KEYS"},
 }
 
 var secretish = regexp.MustCompile(`TOKEN|SECRET|PASSWORD|DATABASE_URL|_KEY`)

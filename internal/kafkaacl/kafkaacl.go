@@ -55,7 +55,7 @@ func ForNOC(noc, principal string) []Grant {
 }
 
 // Components are the Strike components with their own principals.
-var Components = []string{"eco-processor", "dialer", "sink", "gateway", "render-poller", "egress"}
+var Components = []string{"eco-processor", "dialer", "sink", "gateway", "render-poller", "egress", "lag-exporter"}
 
 // ForNOCPipeline is what the components need on noc's own topics: the eco-processor reads its
 // ingress, the egress component writes its egress. Literal grants per NOC, not a prefix: a
@@ -102,6 +102,9 @@ func ForComponent(component, principal string) ([]Grant, error) {
 		g = slices.Concat(w(topics.ECORequests), w(topics.TelephonyCallbacks), w(topics.CalloutControls))
 	case "render-poller":
 		g = slices.Concat(w(topics.RenderChanges), w(topics.DLQ), rw(topics.ECOEvents), group("strike-render-dispatch"))
+	case "lag-exporter": // strike lag: reads groups' offsets and topics' end offsets, nothing else
+		g = slices.Concat(grants(principal, kmsg.ACLResourceTypeTopic, "strike.", true, kadm.OpDescribe),
+			grants(principal, kmsg.ACLResourceTypeGroup, "strike-", true, kadm.OpDescribe))
 	case "egress": // and each NOC's egress topic (ForNOCPipeline)
 		g = slices.Concat(rw(topics.ECOEvents), rw(topics.CalloutEvents), group("strike-egress"), txn("strike-egress"))
 	default:
