@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -220,3 +221,20 @@ func (a *API) SavePolicyFor(ctx context.Context, id *Identity, noc string, b Pol
 		RetryAfterSeconds: b.RetryAfterSeconds, MaxRetries: b.MaxRetries, FailoverOSPIDs: b.FailoverOSPIDs,
 		RingDurationSeconds: b.RingDurationSeconds}))
 }
+
+// ControlFor is POST /v1/{kind}s/{tenant}/ecos/{eco}/controls for id.
+func (a *API) ControlFor(ctx context.Context, id *Identity, kind, tenant, eco string, b ControlBody) (ControlResponse, *Problem) {
+	role, p := Authorize(id, kind, tenant, ActControl)
+	if p != nil {
+		return ControlResponse{}, p
+	}
+	return a.control(ctx, &reqCtx{id: id, kind: kind, tenant: tenant, role: role}, eco, b)
+}
+
+// CanControl reports whether role may steer a running callout (controls.go).
+func CanControl(role string) bool {
+	return role == RoleAdmin || role == RoleOperator || role == "system-admin"
+}
+
+// Finished reports whether an ECO with status has no running callout left to steer.
+func Finished(status string) bool { return slices.Contains(finishedStatuses, status) }

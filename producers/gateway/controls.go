@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,32 +66,47 @@ func (a *API) controlECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Pro
 	if p := decodeBody(r, &body, false); p != nil {
 		return p
 	}
+	resp, p := a.control(r.Context(), c, eco, body)
+	if p != nil {
+		return p
+	}
+	writeJSON(w, http.StatusAccepted, resp)
+	return nil
+}
+
+// control validates a control of one of the tenant's running ECOs and produces it; the caller
+// has authorized ActControl.
+func (a *API) control(ctx context.Context, c *reqCtx, eco string, body ControlBody) (ControlResponse, *Problem) {
+	eco = strings.ToLower(eco)
+	if !uuidPattern.MatchString(eco) {
+		return ControlResponse{}, errECONotFound
+	}
 	owner := schemas.ControlOwner(body.Action)
 	if owner == "" {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "",
+		return ControlResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "",
 			FieldError{"action", "one of stop, set_people_needed, set_passes (NOC); skip, call_next, add_number (OSP)"})
 	}
 	if owner != c.kind {
 		a.metrics.intake.WithLabelValues("control", "wrong_kind").Inc()
-		return problem(http.StatusForbidden, ProbWrongTenantKind, "Not this tenant's decision",
+		return ControlResponse{}, problem(http.StatusForbidden, ProbWrongTenantKind, "Not this tenant's decision",
 			fmt.Sprintf("%s is decided by the %s: the NOC owns engagement intent (stop, people needed, passes), the OSP its people (skip, call next, ad-hoc numbers).",
 				body.Action, strings.ToUpper(owner)))
 	}
 	if errs := checkControl(body); len(errs) > 0 {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "", errs...)
+		return ControlResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "", errs...)
 	}
-	entry, err := projection.LookUp(r.Context(), a.deps.Pool, c.kind, c.tenant, eco)
+	entry, err := projection.LookUp(ctx, a.deps.Pool, c.kind, c.tenant, eco)
 	if errors.Is(err, projection.ErrNotFound) {
-		return errECONotFound
+		return ControlResponse{}, errECONotFound
 	}
 	if err != nil {
 		a.log.Error().Err(err).Msg("read ECO for control")
-		return errInternal
+		return ControlResponse{}, errInternal
 	}
 	noc, osp, status := entry.NOC, entry.OSP, entry.Status
 	if slices.Contains(finishedStatuses, status) {
 		a.metrics.intake.WithLabelValues("control", "finished").Inc()
-		return problem(http.StatusConflict, ProbECOFinished, "The callout has ended",
+		return ControlResponse{}, problem(http.StatusConflict, ProbECOFinished, "The callout has ended",
 			fmt.Sprintf("The ECO is %s; a control changes only a running callout.", status))
 	}
 	if body.RequestID == "" {
@@ -103,11 +119,11 @@ func (a *API) controlECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Pro
 		Phone: body.Phone, Name: body.Name, Reason: body.Reason, RequestedAt: now.UTC()}
 	rec, err := calloutcontrol.Record(a.deps.Validator, &ctl, "strike/"+Name, now)
 	if err != nil {
-		return problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "", schemaFieldErrors(err.Error())...)
+		return ControlResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid control", "", schemaFieldErrors(err.Error())...)
 	}
-	if err := a.deps.Producer.ProduceSync(r.Context(), rec).FirstErr(); err != nil {
+	if err := a.deps.Producer.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		a.log.Error().Err(err).Str(logging.FieldECO, eco).Msg("produce control")
-		return problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again",
+		return ControlResponse{}, problem(http.StatusServiceUnavailable, ProbUnavailable, "Try again",
 			"The control could not be queued. Retry with the same request_id; it will be applied once.")
 	}
 	a.metrics.intake.WithLabelValues("control", "accepted").Inc()
@@ -116,8 +132,7 @@ func (a *API) controlECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Pro
 		Str(logging.FieldOSP, osp).Str(logging.FieldECO, eco).Str("control_id", ctl.ControlID).Str("action", ctl.Action).
 		Msg("callout control queued")
 	url := "/v1/" + c.kind + "s/" + c.tenant + "/ecos/" + eco
-	writeJSON(w, http.StatusAccepted, ControlResponse{ControlID: ctl.ControlID, ECOID: eco, Action: ctl.Action, Status: "accepted", ECOURL: url})
-	return nil
+	return ControlResponse{ControlID: ctl.ControlID, ECOID: eco, Action: ctl.Action, Status: "accepted", ECOURL: url}, nil
 }
 
 // checkControl checks the fields an action needs against Strike's guardrails. The dialer

@@ -387,7 +387,7 @@ func Authorize(id *Identity, kind, tenant string, act Action) (string, *Problem)
 		return "", problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
 			"Creating and cancelling ECOs needs the admin or operator role in the NOC.")
 	}
-	if act == actControl && !slices.Contains([]string{RoleAdmin, RoleOperator, "system-admin"}, role) {
+	if act == actControl && !CanControl(role) {
 		return "", problem(http.StatusForbidden, ProbForbiddenRole, "Your role cannot do this",
 			"Controlling a running callout needs the admin or operator role in the tenant.")
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osprey-strike/strike/internal/engagement"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -173,6 +174,11 @@ type ecoData struct {
 	LiveURL     string
 	Cancellable bool
 	Cancelled   bool // a cancel was just requested from this page
+	// Steerable: the callout runs and the role may control it; Control is the action just
+	// queued from this page.
+	Steerable  bool
+	Control    string
+	Guardrails engagement.Guardrails
 }
 
 type acceptance struct {
@@ -209,7 +215,8 @@ func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *g
 	}
 	d := &ecoData{ECODetail: det, Kind: kind, LiveURL: boardURL(kind, tenant) + "/" + det.ECOID + "/live",
 		Cancellable: kind == gateway.KindNOC && gateway.Cancellable(det.Status),
-		Cancelled:   r.URL.Query().Get("cancelled") == "1"}
+		Cancelled:   r.URL.Query().Get("cancelled") == "1", Control: r.URL.Query().Get("control"),
+		Steerable: !gateway.Finished(det.Status) && gateway.CanControl(roleIn(q.id, kind, tenant)), Guardrails: engagement.Defaults()}
 	for _, ev := range det.Timeline {
 		d.Timeline = append(d.Timeline, describe(ev))
 		if ev.Type == schemas.TypeCalloutAccepted {
@@ -220,6 +227,15 @@ func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *g
 		}
 	}
 	return d, nil
+}
+
+// roleIn is the user's role in the tenant as Authorize decides it ("" if none).
+func roleIn(id *gateway.Identity, kind, tenant string) string {
+	role, p := gateway.Authorize(id, kind, tenant, gateway.ActRead)
+	if p != nil {
+		return ""
+	}
+	return role
 }
 
 func uuidLike(s string) bool {

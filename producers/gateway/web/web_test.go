@@ -325,13 +325,19 @@ func TestLiveBoardStreamsAProjectedECO(t *testing.T) {
 // produced waits for the intake record on the shared broker whose value contains marker.
 func produced(t *testing.T, marker string) *kgo.Record {
 	t.Helper()
-	cl := kafkatest.Client(t, brokers, kgo.ConsumeTopics(topics.ECORequests), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	return producedOn(t, topics.ECORequests, marker)
+}
+
+// producedOn waits for the record on topic whose value contains marker.
+func producedOn(t *testing.T, topic, marker string) *kgo.Record {
+	t.Helper()
+	cl := kafkatest.Client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("no record with %q on %s", marker, topics.ECORequests)
+			t.Fatalf("no record with %q on %s", marker, topic)
 		}
 		for _, r := range fs.Records() {
 			if strings.Contains(string(r.Value), marker) {
@@ -625,5 +631,59 @@ func TestLiveStreamsPerUserAreBounded(t *testing.T) {
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("another user's stream: %d", res.StatusCode)
+	}
+}
+
+func TestTheECOPageSteersARunningCalloutByTenantKind(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	ringing, done := w.ecos["nw-acme-2"].ECOID, w.ecos["nw-acme-1"].ECOID
+	n := w.browser(t)
+	n.signIn(single, password(single))
+	p := n.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+ringing, nil)
+	if !strings.Contains(p.body, "Set people needed") || strings.Contains(p.body, "Call next") {
+		t.Fatalf("the NOC's ECO page should offer the NOC's controls only:\n%s", p.body)
+	}
+	tok := n.csrf()
+	p = n.do(http.MethodPost, "/nocs/noc-northwind/ecos/"+ringing+"/controls", url.Values{"csrf": {tok}, "action": {"set_people_needed"}, "people_needed": {"2"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("set people needed: %d\n%s", p.status, p.body)
+	}
+	if rec := producedOn(t, topics.CalloutControls, ringing); !strings.Contains(string(rec.Value), `"people_needed":2`) {
+		t.Fatalf("control produced: %s", rec.Value)
+	}
+	// The OSP's decision, asked for by the NOC: refused, and nothing produced for it.
+	if p := n.do(http.MethodPost, "/nocs/noc-northwind/ecos/"+ringing+"/controls", url.Values{"csrf": {tok}, "action": {"call_next"}, "contact_position": {"2"}}); p.status != http.StatusForbidden || !strings.Contains(p.body, "Not this tenant") {
+		t.Fatalf("a NOC asking for call_next: %d\n%s", p.status, p.body)
+	}
+	// A finished callout offers nothing and refuses a control.
+	if p := n.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+done, nil); strings.Contains(p.body, "Steer the callout") {
+		t.Fatal("an accepted ECO offers controls")
+	}
+	if p := n.do(http.MethodPost, "/nocs/noc-northwind/ecos/"+done+"/controls", url.Values{"csrf": {tok}, "action": {"stop"}}); p.status != http.StatusConflict {
+		t.Fatalf("stop on an accepted ECO: %d", p.status)
+	}
+
+	o := w.browser(t)
+	o.signIn("oscar@acme.example", password("oscar@acme.example"))
+	p = o.do(http.MethodGet, "/osps/osp-acme/ecos/"+ringing, nil)
+	if !strings.Contains(p.body, "Call next") || strings.Contains(p.body, "Set people needed") {
+		t.Fatalf("the OSP admin's ECO page should offer the OSP's controls only:\n%s", p.body)
+	}
+	p = o.do(http.MethodPost, "/osps/osp-acme/ecos/"+ringing+"/controls", url.Values{"csrf": {o.csrf()}, "action": {"add_number"}, "name": {"Mary Jackson"}, "phone": {"+15550109999"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("add a number: %d\n%s", p.status, p.body)
+	}
+	if rec := producedOn(t, topics.CalloutControls, "+15550109999"); !strings.Contains(string(rec.Value), "Mary Jackson") {
+		t.Fatalf("control produced: %s", rec.Value)
+	}
+
+	a := w.browser(t)
+	a.signIn(agent, password(agent))
+	p = a.do(http.MethodGet, "/osps/osp-acme/ecos/"+ringing, nil)
+	if strings.Contains(p.body, "Steer the callout") {
+		t.Fatal("an agent is offered controls")
+	}
+	if p := a.do(http.MethodPost, "/osps/osp-acme/ecos/"+ringing+"/controls", url.Values{"csrf": {a.csrf()}, "action": {"call_next"}, "contact_position": {"2"}}); p.status != http.StatusForbidden {
+		t.Fatalf("an agent's control: %d", p.status)
 	}
 }

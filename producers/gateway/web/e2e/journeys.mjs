@@ -193,6 +193,12 @@ await journey("single-NOC operator: board, filters, ECO, live updates, create, c
   // Cancel a ringing ECO.
   const ringing = cfg.ecos.northwind.find((e) => e.name === "nw-acme-2");
   await page.goto(base + "/nocs/noc-northwind/ecos/" + ringing.eco_id);
+  // Steer it first: the NOC's controls only (people needed, passes, stop).
+  assert.equal(await page.getByRole("button", { name: "Call next" }).count(), 0, "the OSP's controls are not the NOC's");
+  await page.getByLabel(/People needed \(/).fill("2");
+  await page.getByRole("button", { name: "Set people needed" }).click();
+  await page.getByTestId("control-queued").waitFor();
+  await shot(page, "eco-steer");
   await page.getByLabel("Reason for cancelling").fill(cfg.cancel_reason);
   await page.getByRole("button", { name: "Cancel this ECO" }).click();
   await page.getByTestId("cancel-requested").waitFor();
