@@ -29,7 +29,9 @@ type PersonRecord struct {
 	Name     string `json:"name"`
 	Phone    string `json:"phone"`
 	// OnRoster is false for someone called who was not in the snapshot (an ad-hoc number).
-	OnRoster    bool                 `json:"on_roster"`
+	OnRoster bool `json:"on_roster"`
+	// Added is true for a number an OSP dispatcher added to this ECO (control add_number).
+	Added       bool                 `json:"added,omitempty"`
 	Unavailable []schemas.AwayWindow `json:"unavailable,omitempty"`
 	Entries     []PersonEntry        `json:"entries"`
 }
@@ -86,6 +88,17 @@ func peopleOf(timeline []TimelineEvent, calls []CallAttempt) *PeopleView {
 			p := person(r.Position, r.Name, r.Phone, true)
 			p.Unavailable = r.Unavailable
 		}
+	}
+	// Numbers a dispatcher added: off the snapshot by design, and said so.
+	for _, ev := range timeline {
+		if ev.Type != schemas.TypeCalloutControlOutcome {
+			continue
+		}
+		var o schemas.ControlOutcome
+		if json.Unmarshal(ev.Data, &o) != nil || o.Action != schemas.ControlAddNumber || o.Outcome != schemas.ControlApplied || o.Contact == nil {
+			continue
+		}
+		person(o.Contact.Position, o.Contact.Name, o.Contact.Phone, false).Added = true
 	}
 	// Skips before calls: a substitute's call is then filed under the person skipped for it.
 	for _, ev := range timeline {

@@ -30,3 +30,13 @@ func (e ECO) CallIn(pos int, outcome, reason string, dt time.Duration) *kgo.Reco
 		Outcome: outcome, Reason: reason, At: e.At.Add(dt)}
 	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutCallIn, e.At.Add(dt), ev, e.ECOID, sid, outcome)
 }
+
+// NumberAdded is the applied outcome of an OSP dispatcher's add_number control: Contact n's
+// number added to the ECO at position pos (beyond the roster snapshot), dt after creation.
+func (e ECO) NumberAdded(actor schemas.Actor, pos int, dt time.Duration) *kgo.Record {
+	id := uuid.NewString()
+	c := contact(pos)
+	o := schemas.ControlOutcome{CalloutRef: e.ref(), ControlID: id, Action: schemas.ControlAddNumber, Actor: actor,
+		Outcome: schemas.ControlApplied, Contact: &c, DecidedAt: e.At.Add(dt)}
+	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutControlOutcome, e.At.Add(dt), o, e.ECOID, id)
+}

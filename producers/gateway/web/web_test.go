@@ -19,6 +19,7 @@ import (
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/producers/gateway"
 	"github.com/osprey-strike/strike/producers/gateway/web"
+	"github.com/osprey-strike/strike/schemas"
 )
 
 func TestLandingFollowsMe(t *testing.T) {
@@ -685,5 +686,56 @@ func TestTheECOPageSteersARunningCalloutByTenantKind(t *testing.T) {
 	}
 	if p := a.do(http.MethodPost, "/osps/osp-acme/ecos/"+ringing+"/controls", url.Values{"csrf": {a.csrf()}, "action": {"call_next"}, "contact_position": {"2"}}); p.status != http.StatusForbidden {
 		t.Fatalf("an agent's control: %d", p.status)
+	}
+}
+
+// "Not on the roster" is said only of someone beyond the ECO's roster snapshot, and a number a
+// dispatcher added is called that; without a snapshot the page says the roster is unknown
+// instead of disowning everyone.
+func TestThePeopleTableSaysNotOnTheRosterOnlyAgainstASnapshot(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	s := time.Second
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 7, time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
+	oscar := schemas.Actor{Kind: gateway.KindOSP, TenantID: devdata.OSPAcme, Role: gateway.RoleAdmin,
+		User: schemas.Requester{Name: "Oscar", Email: "oscar@acme.example"}}
+	w.project(e.Created(), e.StartedWithRoster(3, s), e.Placed(2, 2*s), e.NumberAdded(oscar, 4, 3*s), e.Placed(4, 4*s), e.Placed(5, 5*s))
+
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	people := func(eco string) string {
+		t.Helper()
+		p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+eco, nil)
+		i := strings.Index(p.body, `data-testid="people"`)
+		if p.status != http.StatusOK || i < 0 {
+			t.Fatalf("ECO page %s: %d, no people table:\n%s", eco, p.status, p.body)
+		}
+		return p.body[i : i+strings.Index(p.body[i:], "</section>")]
+	}
+	row := func(table, name string) string {
+		t.Helper()
+		i := strings.Index(table, name)
+		if i < 0 {
+			t.Fatalf("no row for %s in:\n%s", name, table)
+		}
+		return table[i : i+strings.Index(table[i:], "</tr>")]
+	}
+
+	// No snapshot: nobody is disowned; one line says why the list is only who was called.
+	old := people(w.ecos["nw-acme-1"].ECOID)
+	if strings.Contains(old, "not on the roster") || !strings.Contains(old, "roster was not recorded") {
+		t.Errorf("without a snapshot:\n%s", old)
+	}
+	// A snapshot: roster people plain, the added number said to be added, a stranger not on it.
+	snap := people(e.ECOID)
+	if strings.Contains(snap, "roster was not recorded") {
+		t.Errorf("with a snapshot the roster is known:\n%s", snap)
+	}
+	for name, want := range map[string]string{"Contact 2": "", "Contact 4": "added for this ECO", "Contact 5": "not on the roster"} {
+		r := row(snap, name)
+		for _, say := range []string{"added for this ECO", "not on the roster"} {
+			if strings.Contains(r, say) != (say == want) {
+				t.Errorf("%s's row (want %q):\n%s", name, want, r)
+			}
+		}
 	}
 }
