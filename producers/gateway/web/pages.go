@@ -310,8 +310,14 @@ func describe(ev gateway.TimelineEvent) timelineItem {
 		it.Label = "Callout cancelled"
 	case schemas.TypeRenderJobChanged:
 		it.Label, it.Note = "Field status", str("status")+" "+str("assignee")
+	case schemas.TypeCalloutControlOutcome:
+		it.Label, it.Note = describeControl(ev.Data)
+	case schemas.TypeCalloutContactSkipped:
+		it.Label, it.Note = describeSkip(ev.Data)
+	case schemas.TypeCalloutCallIn:
+		it.Label, it.Note = describeCallIn(ev.Data)
 	default:
-		// Events this page has no words for yet (controls, skips): their type, readably.
+		// Events this page has no words for yet: their type, readably.
 		it.Label = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(ev.Type, "strike."), ".v1"), ".", " ")
 	}
 	it.Note = strings.TrimSpace(it.Note)

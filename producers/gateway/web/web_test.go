@@ -739,3 +739,57 @@ func TestThePeopleTableSaysNotOnTheRosterOnlyAgainstASnapshot(t *testing.T) {
 		}
 	}
 }
+
+// The timeline says in words what controls, skips and call-ins did (the API keeps the types:
+// describe is the page's only).
+func TestTheTimelineSaysWhatControlsSkipsAndCallInsDid(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	s := time.Second
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 8, time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
+	nina := schemas.Actor{Kind: gateway.KindNOC, TenantID: devdata.NOCNorthwind, Role: gateway.RoleAdmin,
+		User: schemas.Requester{Name: "Nina Northwind", Email: single}}
+	oscar := schemas.Actor{Kind: gateway.KindOSP, TenantID: devdata.OSPAcme, Role: gateway.RoleAdmin,
+		User: schemas.Requester{Name: "Oscar Acme", Email: "oscar@acme.example"}}
+	w.project(e.Created(), e.StartedWithRoster(6, s),
+		e.ControlOutcome(nina, schemas.ControlPasses, schemas.ControlApplied, "", 2*s),
+		e.ControlOutcome(oscar, schemas.ControlCallNext, schemas.ControlRefused, schemas.RefusedAccepted, 3*s),
+		e.Skipped(1, schemas.SkipSubstituted, 4*s), e.Skipped(2, schemas.SkipBypassed, 5*s),
+		e.Skipped(3, schemas.SkipInvalidNumber, 6*s), e.Skipped(4, schemas.SkipUnavailable, 7*s),
+		e.Skipped(5, schemas.SkipFilled, 8*s), e.Skipped(6, schemas.SkipNotReached, 9*s),
+		e.CallIn(2, schemas.CallInHeld, "", 10*s), e.CallIn(2, schemas.CallInReleased, schemas.CallInDeclined, 11*s),
+		e.CallIn(3, schemas.CallInRefused, schemas.CallInNotOnRoster, 12*s))
+
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+e.ECOID, nil)
+	i := strings.Index(p.body, `id="tl-h"`)
+	if p.status != http.StatusOK || i < 0 {
+		t.Fatalf("ECO page: %d\n%s", p.status, p.body)
+	}
+	tl := p.body[i:]
+	for _, want := range []string{
+		"Control applied</strong> set passes — by Nina Northwind (noc-northwind)",
+		"Control refused</strong> call next — by Oscar Acme (osp-acme): the contact already accepted",
+		"Skipped</strong> Contact 1: away, substituted by Sam Substitute",
+		"Skipped</strong> Contact 2: bypassed by a dispatcher",
+		"Skipped</strong> Contact 3: invalid number",
+		"Skipped</strong> Contact 4: away</li>",
+		"Skipped</strong> Contact 5: filled before their turn",
+		"Skipped</strong> Contact 6: not reached (the callout ended first)",
+		"Call-in</strong> Contact 2 called back: place held",
+		"Call-in</strong> Contact 2 called back: place released (declined)",
+		"Call-in</strong> Contact 3 called back: refused (not on the roster)",
+	} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline lacks %q", want)
+		}
+	}
+	for _, raw := range []string{"callout control", "contact skipped", "callout callin"} {
+		if strings.Contains(tl, raw) {
+			t.Errorf("the timeline shows the raw type %q", raw)
+		}
+	}
+	if t.Failed() {
+		t.Log(tl)
+	}
+}
