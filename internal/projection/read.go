@@ -25,11 +25,21 @@ var ErrNotFound = errors.New("not found")
 // the second layer of isolation under the readers' own tenant filters: a query without any tenant
 // filter, run through it, sees only that tenant's rows.
 func TenantTx(ctx context.Context, pool *pgxpool.Pool, kind, tenant string, fn func(pgx.Tx) error) error {
+	return tenantTx(ctx, pool, pgx.ReadOnly, kind, tenant, fn)
+}
+
+// TenantWriteTx is TenantTx for the tenant's own configuration it may change (an OSP's rosters,
+// migration 00016): read-write, and row-level security holds the writes to the tenant's rows.
+func TenantWriteTx(ctx context.Context, pool *pgxpool.Pool, kind, tenant string, fn func(pgx.Tx) error) error {
+	return tenantTx(ctx, pool, pgx.ReadWrite, kind, tenant, fn)
+}
+
+func tenantTx(ctx context.Context, pool *pgxpool.Pool, mode pgx.TxAccessMode, kind, tenant string, fn func(pgx.Tx) error) error {
 	role, ok := APIRoles[kind]
 	if !ok {
 		return fmt.Errorf("tenant kind %q: want noc or osp", kind)
 	}
-	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{AccessMode: mode}, func(tx pgx.Tx) error {
 		// set_config(..., true) is SET LOCAL: it ends with the transaction, so a pooled
 		// connection never carries one request's tenant into the next.
 		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true), set_config('strike.tenant_kind', $2, true),

@@ -11,7 +11,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osprey-strike/strike/internal/jobnumber"
 )
@@ -79,7 +78,18 @@ type Policy struct {
 
 // Store writes and reads tenancy rows.
 type Store struct {
-	Pool *pgxpool.Pool
+	// Pool is a pool, or a transaction the caller entered: the gateway runs an OSP's roster
+	// routes in the OSP's tenant transaction so row-level security holds them to its rows.
+	Pool DB
+}
+
+// DB is what Store runs its SQL on; *pgxpool.Pool and pgx.Tx both are one.
+type DB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // UpsertNOC creates or updates a NOC tenant.

@@ -95,7 +95,7 @@ func (a *API) adminPutRoster(w http.ResponseWriter, r *http.Request, _ *reqCtx) 
 	if p != nil {
 		return p
 	}
-	return a.done(w, a.tenancyProblem(a.tenancy.PutRoster(r.Context(), ros)))
+	return a.done(w, a.tenancyProblem(a.adminStore(r.Context(), func(s tenancy.Store) error { return s.PutRoster(r.Context(), ros) })))
 }
 
 func (a *API) adminPutPolicy(w http.ResponseWriter, r *http.Request, _ *reqCtx) *Problem {
@@ -103,9 +103,9 @@ func (a *API) adminPutPolicy(w http.ResponseWriter, r *http.Request, _ *reqCtx) 
 	if p := decodeBody(r, &b, false); p != nil {
 		return p
 	}
-	return a.done(w, a.tenancyProblem(a.tenancy.UpsertPolicy(r.Context(), tenancy.Policy{NOCTenantID: r.PathValue("noc"),
-		LoopCount: b.LoopCount, RetryAfterSeconds: b.RetryAfterSeconds, MaxRetries: b.MaxRetries,
-		FailoverOSPIDs: b.FailoverOSPIDs, RingDurationSeconds: b.RingDurationSeconds})))
+	policy := tenancy.Policy{NOCTenantID: r.PathValue("noc"), LoopCount: b.LoopCount, RetryAfterSeconds: b.RetryAfterSeconds,
+		MaxRetries: b.MaxRetries, FailoverOSPIDs: b.FailoverOSPIDs, RingDurationSeconds: b.RingDurationSeconds}
+	return a.done(w, a.tenancyProblem(a.adminStore(r.Context(), func(s tenancy.Store) error { return s.UpsertPolicy(r.Context(), policy) })))
 }
 
 type tenantsResponse struct {

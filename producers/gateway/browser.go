@@ -83,9 +83,12 @@ func (a *API) CreateFormFor(ctx context.Context, id *Identity, noc string) (Crea
 	}
 	if err == nil {
 		var p engagement.Policy
-		err = a.deps.Pool.QueryRow(ctx, `SELECT loop_count, retry_after_seconds, max_retries, failover_osp_ids,
-			ring_duration_seconds FROM noc_callout_policies WHERE noc_tenant_id = $1`, noc).
-			Scan(&p.LoopCount, &p.RetryAfterSeconds, &p.MaxRetries, &p.FailoverOSPIDs, &p.RingDurationSeconds)
+		// The NOC's policy is its own row (row-level security, migration 00016).
+		err = TenantTx(ctx, a.deps.Pool, KindNOC, noc, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, `SELECT loop_count, retry_after_seconds, max_retries, failover_osp_ids,
+				ring_duration_seconds FROM noc_callout_policies WHERE noc_tenant_id = $1`, noc).
+				Scan(&p.LoopCount, &p.RetryAfterSeconds, &p.MaxRetries, &p.FailoverOSPIDs, &p.RingDurationSeconds)
+		})
 		switch err {
 		case nil:
 			f.Policy = &p
@@ -217,9 +220,9 @@ func (a *API) SavePolicyFor(ctx context.Context, id *Identity, noc string, b Pol
 	if p := adminOnly(id); p != nil {
 		return p
 	}
-	return a.tenancyProblem(a.tenancy.UpsertPolicy(ctx, tenancy.Policy{NOCTenantID: noc, LoopCount: b.LoopCount,
-		RetryAfterSeconds: b.RetryAfterSeconds, MaxRetries: b.MaxRetries, FailoverOSPIDs: b.FailoverOSPIDs,
-		RingDurationSeconds: b.RingDurationSeconds}))
+	policy := tenancy.Policy{NOCTenantID: noc, LoopCount: b.LoopCount, RetryAfterSeconds: b.RetryAfterSeconds,
+		MaxRetries: b.MaxRetries, FailoverOSPIDs: b.FailoverOSPIDs, RingDurationSeconds: b.RingDurationSeconds}
+	return a.tenancyProblem(a.adminStore(ctx, func(s tenancy.Store) error { return s.UpsertPolicy(ctx, policy) }))
 }
 
 // ControlFor is POST /v1/{kind}s/{tenant}/ecos/{eco}/controls for id.

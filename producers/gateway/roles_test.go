@@ -130,6 +130,55 @@ func TestTheGatewaysRoleSeesNoTenantRowsOutsideATenantTransaction(t *testing.T) 
 			t.Errorf("%s in northwind's tenant transaction: %d other tenants' rows, err %v", table, n, err)
 		}
 	}
+	// The OSPs' rosters and the NOCs' policies are tenant rows too (FORCE ROW LEVEL SECURITY):
+	// the gateway reaches them only through an OSP's or NOC's tenant transaction, or as the
+	// system admins' role for the admin routes.
+	acme, bolt := devdata.OSPAcme, devdata.OSPBolt
+	for _, osp := range []string{acme, bolt} {
+		if _, err := w.db.Pool.Exec(ctx, `INSERT INTO roster_unavailability (osp_tenant_id, region, position, starts_at, ends_at, reason)
+			VALUES ($1, $2, 1, '2030-01-01', '2030-01-02', 'leave')`, osp, devdata.RegionMetro); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.db.Pool.Exec(ctx, `INSERT INTO roster_rotation (osp_tenant_id, region) VALUES ($1, $2)`, osp, devdata.RegionMetro); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenantTables := []struct{ table, kind, column, tenant, other string }{
+		{"rosters", "osp", "osp_tenant_id", acme, bolt},
+		{"roster_contacts", "osp", "osp_tenant_id", acme, bolt},
+		{"roster_unavailability", "osp", "osp_tenant_id", acme, bolt},
+		{"roster_rotation", "osp", "osp_tenant_id", acme, bolt},
+		{"noc_callout_policies", "noc", "noc_tenant_id", devdata.NOCNorthwind, devdata.NOCHarbor},
+	}
+	for _, tt := range tenantTables {
+		var owner string
+		var forced bool
+		if err := w.db.Pool.QueryRow(ctx, `SELECT pg_get_userbyid(relowner), relforcerowsecurity FROM pg_class
+			WHERE oid = $1::regclass`, tt.table).Scan(&owner, &forced); err != nil {
+			t.Fatal(err)
+		}
+		if owner == role || !forced {
+			t.Errorf("%s: owner %s, force row level security %v; want another owner and forced", tt.table, owner, forced)
+		}
+		count := `SELECT count(*) FILTER (WHERE ` + tt.column + ` = $1), count(*) FILTER (WHERE ` + tt.column + ` <> $1) FROM ` + tt.table
+		var own, others int
+		if err := w.db.Pool.QueryRow(ctx, count, tt.tenant).Scan(&own, &others); err != nil || own == 0 || others == 0 {
+			t.Fatalf("%s as the owner: %d rows of %s, %d of others, err %v; the check needs both", tt.table, own, tt.tenant, others, err)
+		}
+		// Outside a tenant transaction: permission denied, or no row at all.
+		err := w.gw.QueryRow(ctx, count, tt.tenant).Scan(&own, &others)
+		var pgErr *pgconn.PgError
+		if !(errors.As(err, &pgErr) && pgErr.Code == "42501") && (err != nil || own+others != 0) {
+			t.Errorf("%s outside a tenant transaction as the gateway: %d rows of %s, %d of others, err %v; want none",
+				tt.table, own, tt.tenant, others, err)
+		}
+		err = gateway.TenantTx(ctx, w.gw, tt.kind, tt.tenant, func(tx pgx.Tx) error {
+			return tx.QueryRow(ctx, count, tt.tenant).Scan(&own, &others)
+		})
+		if err != nil || own == 0 || others != 0 {
+			t.Errorf("%s in %s's tenant transaction: %d own rows, %d of others, err %v; want its own only", tt.table, tt.tenant, own, others, err)
+		}
+	}
 	// The role cannot step out of its own rights, nor write the projections in a tenant transaction.
 	if _, err := w.gw.Exec(ctx, `SET ROLE postgres`); err == nil {
 		t.Error("strike_gateway could SET ROLE postgres")

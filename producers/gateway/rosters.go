@@ -153,7 +153,11 @@ func (a *API) listRosters(w http.ResponseWriter, r *http.Request, c *reqCtx) *Pr
 
 // rosters lists the OSP's rosters; the caller has authorized.
 func (a *API) rosters(ctx context.Context, osp string) ([]RosterSummaryView, *Problem) {
-	list, err := a.tenancy.Rosters(ctx, osp)
+	var list []tenancy.RosterSummary
+	err := a.ospRosters(ctx, osp, false, func(s tenancy.Store) (err error) {
+		list, err = s.Rosters(ctx, osp)
+		return err
+	})
 	if err != nil {
 		a.log.Error().Err(err).Str(logging.FieldOSP, osp).Msg("list rosters")
 		return nil, errInternal
@@ -180,7 +184,11 @@ func (a *API) getRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Prob
 
 // roster reads one of the OSP's rosters; the caller has authorized.
 func (a *API) roster(ctx context.Context, osp, region string) (RosterView, *Problem) {
-	ros, err := a.tenancy.GetRoster(ctx, osp, region)
+	var ros tenancy.Roster
+	err := a.ospRosters(ctx, osp, false, func(s tenancy.Store) (err error) {
+		ros, err = s.GetRoster(ctx, osp, region)
+		return err
+	})
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):
 		return RosterView{}, errNoRoster
@@ -209,7 +217,7 @@ func (a *API) putRosterBody(ctx context.Context, c *reqCtx, region string, b Ros
 	if p != nil {
 		return p
 	}
-	if err := a.tenancy.PutRoster(ctx, ros); err != nil {
+	if err := a.ospRosters(ctx, c.tenant, true, func(s tenancy.Store) error { return s.PutRoster(ctx, ros) }); err != nil {
 		return a.tenancyProblem(err)
 	}
 	a.log.Info().Str(logging.FieldOSP, c.tenant).Str("user_id", c.id.UserID).Str("region", region).
@@ -220,7 +228,9 @@ func (a *API) putRosterBody(ctx context.Context, c *reqCtx, region string, b Ros
 // deleteRoster removes the region's roster: 204, or 404 if there is none.
 func (a *API) deleteRoster(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
 	region := r.PathValue("region")
-	err := a.tenancy.DeleteRoster(r.Context(), c.tenant, region)
+	err := a.ospRosters(r.Context(), c.tenant, true, func(s tenancy.Store) error {
+		return s.DeleteRoster(r.Context(), c.tenant, region)
+	})
 	switch {
 	case errors.Is(err, tenancy.ErrNotFound):
 		return errNoRoster

@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/osprey-strike/strike/internal/projection"
+	"github.com/osprey-strike/strike/internal/tenancy"
 )
 
 // The API reads the sink's projections through internal/projection, which owns their SQL and
@@ -30,6 +32,36 @@ type (
 // (projection.TenantTx).
 func TenantTx(ctx context.Context, pool *pgxpool.Pool, kind, tenant string, fn func(pgx.Tx) error) error {
 	return projection.TenantTx(ctx, pool, kind, tenant, fn)
+}
+
+// roleAdmin is the role the system-admin routes enter to write any tenant's rosters and
+// policies (migration 00016); like the API roles, strike_gateway holds its rights only inside.
+const roleAdmin = "strike_api_admin"
+
+// adminTx runs fn in a transaction as roleAdmin. The caller has checked the user is a system
+// admin.
+func adminTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT set_config('role', $1, true)`, roleAdmin); err != nil {
+			return fmt.Errorf("enter %s: %w", roleAdmin, err)
+		}
+		return fn(tx)
+	})
+}
+
+// ospRosters runs fn on the tenancy store inside the OSP's tenant transaction (read-write if
+// write), so row-level security holds it to the OSP's rosters whatever its SQL says.
+func (a *API) ospRosters(ctx context.Context, osp string, write bool, fn func(tenancy.Store) error) error {
+	enter := projection.TenantTx
+	if write {
+		enter = projection.TenantWriteTx
+	}
+	return enter(ctx, a.deps.Pool, KindOSP, osp, func(tx pgx.Tx) error { return fn(tenancy.Store{Pool: tx}) })
+}
+
+// adminStore runs fn on the tenancy store as roleAdmin.
+func (a *API) adminStore(ctx context.Context, fn func(tenancy.Store) error) error {
+	return adminTx(ctx, a.deps.Pool, func(tx pgx.Tx) error { return fn(tenancy.Store{Pool: tx}) })
 }
 
 // listECOs returns one page of the tenant's ECOs, newest first, and whether there is more.

@@ -15,30 +15,21 @@ import (
 // number) and link.
 func readSystemConfig(ctx context.Context, pool *pgxpool.Pool, year int) (SystemConfig, error) {
 	var c SystemConfig
-	rows, err := pool.Query(ctx, `SELECT n.id, n.name, n.code, coalesce(n.twilio_subaccount_sid, ''), coalesce(n.caller_id, ''),
-			p.loop_count, p.retry_after_seconds, p.max_retries, p.failover_osp_ids, p.ring_duration_seconds
-		FROM noc_tenants n LEFT JOIN noc_callout_policies p ON p.noc_tenant_id = n.id ORDER BY n.id`)
-	if err != nil {
-		return c, fmt.Errorf("read NOCs: %w", err)
-	}
-	c.NOCs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (SystemNOC, error) {
-		var n SystemNOC
-		var loop, retry, maxRetries *int
-		var failover []string
-		var ring *int
-		if err := r.Scan(&n.ID, &n.Name, &n.Code, &n.TwilioSubaccountSID, &n.CallerID, &loop, &retry, &maxRetries, &failover, &ring); err != nil {
-			return n, err
+	// Every NOC's policy: as the system admins' role (row-level security, migration 00016).
+	err := adminTx(ctx, pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT n.id, n.name, n.code, coalesce(n.twilio_subaccount_sid, ''), coalesce(n.caller_id, ''),
+				p.loop_count, p.retry_after_seconds, p.max_retries, p.failover_osp_ids, p.ring_duration_seconds
+			FROM noc_tenants n LEFT JOIN noc_callout_policies p ON p.noc_tenant_id = n.id ORDER BY n.id`)
+		if err != nil {
+			return err
 		}
-		if loop != nil {
-			n.Policy = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetries,
-				FailoverOSPIDs: failover, RingDurationSeconds: ring}
-		}
-		return n, nil
+		c.NOCs, err = pgx.CollectRows(rows, scanSystemNOC)
+		return err
 	})
 	if err != nil {
 		return c, fmt.Errorf("read NOCs: %w", err)
 	}
-	rows, err = pool.Query(ctx, `SELECT o.id, o.name, o.job_prefix, o.job_template, coalesce(j.last_number, 0),
+	rows, err := pool.Query(ctx, `SELECT o.id, o.name, o.job_prefix, o.job_template, coalesce(j.last_number, 0),
 			coalesce((SELECT n.code FROM noc_osp_links l JOIN noc_tenants n ON n.id = l.noc_tenant_id
 				WHERE l.osp_tenant_id = o.id ORDER BY l.noc_tenant_id LIMIT 1), 'NOC')
 		FROM osp_tenants o LEFT JOIN job_counters j ON j.osp_tenant_id = o.id ORDER BY o.id`)
@@ -72,4 +63,20 @@ func readSystemConfig(ctx context.Context, pool *pgxpool.Pool, year int) (System
 		return c, fmt.Errorf("read links: %w", err)
 	}
 	return c, nil
+}
+
+// scanSystemNOC reads one row of readSystemConfig's NOC query.
+func scanSystemNOC(r pgx.CollectableRow) (SystemNOC, error) {
+	var n SystemNOC
+	var loop, retry, maxRetries *int
+	var failover []string
+	var ring *int
+	if err := r.Scan(&n.ID, &n.Name, &n.Code, &n.TwilioSubaccountSID, &n.CallerID, &loop, &retry, &maxRetries, &failover, &ring); err != nil {
+		return n, err
+	}
+	if loop != nil {
+		n.Policy = &engagement.Policy{LoopCount: *loop, RetryAfterSeconds: *retry, MaxRetries: *maxRetries,
+			FailoverOSPIDs: failover, RingDurationSeconds: ring}
+	}
+	return n, nil
 }
