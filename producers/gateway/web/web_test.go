@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -791,5 +792,71 @@ func TestTheTimelineSaysWhatControlsSkipsAndCallInsDid(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(tl)
+	}
+}
+
+// An OSP admin sets a person's away window with a substitute, and the rotation, from the roster
+// page; the page shows the window back for editing, and emptying its row removes it.
+func TestOSPAdminEditsAwayWindowsAndRotationOnTheRosterPage(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	const admin = "oscar@acme.example"
+	const path = "/osps/osp-acme/rosters/metro-north"
+	store := tenancy.Store{Pool: w.db.Pool}
+	b := w.browser(t)
+	b.signIn(admin, password(admin))
+	p := b.do(http.MethodGet, path, nil)
+	if p.status != http.StatusOK || !strings.Contains(p.body, `name="away_phone"`) {
+		t.Fatalf("the roster page offers no away windows to edit: %d\n%s", p.status, p.body)
+	}
+	from, until := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute), time.Now().UTC().Add(48*time.Hour).Truncate(time.Minute)
+	const local = "2006-01-02T15:04"
+	form := url.Values{"csrf": {b.csrf()}, "name": {"Acme metro north on-call"}, "rotation": {"after_last_accepted"},
+		"position": {"1", "2"}, "contact_name": {"Ada Lovelace", "Grace Hopper"}, "phone": {"+15550101001", "+15550101002"},
+		"away_phone": {"+15550101001", ""}, "away_from": {from.Format(local), ""}, "away_until": {until.Format(local), ""},
+		"away_reason": {"leave", "leave"}, "away_note": {"annual leave", ""}, "sub_name": {"Sam Standby", ""}, "sub_phone": {"+15550109998", ""}}
+
+	// A window ending before it starts, or for someone not on the roster: the form again, saying so.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = slices.Clone(v)
+	}
+	bad["away_until"] = []string{from.Add(-time.Hour).Format(local), ""}
+	if p := b.do(http.MethodPost, path, bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `role="alert"`) || !strings.Contains(p.body, "Sam Standby") {
+		t.Fatalf("a window ending before it starts: %d\n%s", p.status, p.body)
+	}
+	bad["away_until"], bad["away_phone"] = form["away_until"], []string{"+15550107777", ""}
+	bad.Set("csrf", b.csrf())
+	if p := b.do(http.MethodPost, path, bad); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "not on this roster") {
+		t.Fatalf("a window for someone not on the roster: %d\n%s", p.status, p.body)
+	}
+
+	form.Set("csrf", b.csrf())
+	if p := b.do(http.MethodPost, path, form); p.status != http.StatusSeeOther {
+		t.Fatalf("saving an away window: %d\n%s", p.status, p.body)
+	}
+	r, err := store.GetRoster(context.Background(), devdata.OSPAcme, devdata.RegionMetro)
+	if err != nil || r.Rotation != "after_last_accepted" || len(r.Contacts) != 2 || len(r.Contacts[0].Away) != 1 || len(r.Contacts[1].Away) != 0 {
+		t.Fatalf("stored roster %+v, %v", r, err)
+	}
+	if a := r.Contacts[0].Away[0]; !a.From.Equal(from) || !a.Until.Equal(until) || a.Reason != "leave" || a.Note != "annual leave" ||
+		a.Substitute == nil || a.Substitute.Name != "Sam Standby" || a.Substitute.Phone != "+15550109998" {
+		t.Fatalf("stored window %+v", a)
+	}
+	p = b.do(http.MethodGet, path, nil)
+	for _, want := range []string{`value="` + from.Format(local) + `"`, `value="` + until.Format(local) + `"`, `value="Sam Standby"`, `value="annual leave"`,
+		`<option value="after_last_accepted" selected>`} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the roster page does not show %s back", want)
+		}
+	}
+	// Emptying the window's row removes it.
+	form.Set("csrf", b.csrf())
+	form["away_phone"], form["away_from"], form["away_until"] = []string{"", ""}, []string{"", ""}, []string{"", ""}
+	form["away_note"], form["sub_name"], form["sub_phone"] = []string{"", ""}, []string{"", ""}, []string{"", ""}
+	if p := b.do(http.MethodPost, path, form); p.status != http.StatusSeeOther {
+		t.Fatalf("removing the window: %d\n%s", p.status, p.body)
+	}
+	if r, err := store.GetRoster(context.Background(), devdata.OSPAcme, devdata.RegionMetro); err != nil || len(r.Contacts[0].Away) != 0 {
+		t.Fatalf("after removing the window: %+v, %v", r, err)
 	}
 }
