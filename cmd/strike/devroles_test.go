@@ -76,4 +76,15 @@ func TestDevRunsEachComponentAsItsOwnLoginRole(t *testing.T) {
 			t.Errorf("the gateway's login in a %s tenant transaction: %v", kind, err)
 		}
 	}
+	// The system-admin routes' role (migration 00016), entered the same way.
+	err = pgx.BeginFunc(ctx, gw, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL ROLE strike_api_admin`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `SELECT count(*) FROM rosters`)
+		return err
+	})
+	if err != nil {
+		t.Errorf("the gateway's login as strike_api_admin: %v", err)
+	}
 }

@@ -191,19 +191,25 @@ func (a *API) create(ctx context.Context, c *reqCtx, body CreateECOBody) (Intake
 // original (the eco-processor dedupes by NOC and request id and sees the same document) and is
 // answered the same; the same id with another body is a conflict.
 func (a *API) produceIntake(ctx context.Context, c *reqCtx, kind, requestID, osp, ecoID string, hash []byte, rec *kgo.Record) (IntakeResponse, *Problem) {
+	// The NOC's intake rows are its own (row-level security, migration 00017).
 	var inserted bool
-	err := a.deps.Pool.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id, produced)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (noc_tenant_id, request_id) DO NOTHING RETURNING true`,
-		requestID, kind, c.tenant, osp, ecoID, hash, c.id.UserID, rec.Value).Scan(&inserted)
-	replayed := false
-	if errors.Is(err, pgx.ErrNoRows) {
-		var prevKind, prevECO string
-		var prevHash, produced []byte
-		if err := a.deps.Pool.QueryRow(ctx, `SELECT kind, body_sha256, eco_id::text, produced FROM intake_requests
-			WHERE noc_tenant_id = $1 AND request_id = $2`, c.tenant, requestID).Scan(&prevKind, &prevHash, &prevECO, &produced); err != nil {
-			a.log.Error().Err(err).Msg("read intake request")
-			return IntakeResponse{}, errInternal
+	var prevKind, prevECO string
+	var prevHash, produced []byte
+	err := projection.TenantWriteTx(ctx, a.deps.Pool, KindNOC, c.tenant, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id, produced)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (noc_tenant_id, request_id) DO NOTHING RETURNING true`,
+			requestID, kind, c.tenant, osp, ecoID, hash, c.id.UserID, rec.Value).Scan(&inserted)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
 		}
+		if err := tx.QueryRow(ctx, `SELECT kind, body_sha256, eco_id::text, produced FROM intake_requests
+			WHERE noc_tenant_id = $1 AND request_id = $2`, c.tenant, requestID).Scan(&prevKind, &prevHash, &prevECO, &produced); err != nil {
+			return fmt.Errorf("read intake request: %w", err)
+		}
+		return nil
+	})
+	replayed := false
+	if err == nil && !inserted {
 		if prevKind != kind || !bytes.Equal(prevHash, hash) {
 			a.metrics.intake.WithLabelValues(kind, "conflict").Inc()
 			return IntakeResponse{}, problem(http.StatusConflict, ProbRequestIDConflict, "Request id already used",

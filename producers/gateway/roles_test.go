@@ -143,7 +143,14 @@ func TestTheGatewaysRoleSeesNoTenantRowsOutsideATenantTransaction(t *testing.T) 
 			t.Fatal(err)
 		}
 	}
+	for _, noc := range []string{devdata.NOCNorthwind, devdata.NOCHarbor} {
+		if _, err := w.db.Pool.Exec(ctx, `INSERT INTO intake_requests (request_id, kind, noc_tenant_id, osp_tenant_id, eco_id, body_sha256, user_id)
+			SELECT 'roles-check', 'create', $1, $2, gen_random_uuid(), '\x00', id FROM users LIMIT 1`, noc, acme); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tenantTables := []struct{ table, kind, column, tenant, other string }{
+		{"intake_requests", "noc", "noc_tenant_id", devdata.NOCNorthwind, devdata.NOCHarbor},
 		{"rosters", "osp", "osp_tenant_id", acme, bolt},
 		{"roster_contacts", "osp", "osp_tenant_id", acme, bolt},
 		{"roster_unavailability", "osp", "osp_tenant_id", acme, bolt},
