@@ -5,6 +5,8 @@ package devdata
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/osprey-strike/strike/internal/tenancy"
 )
@@ -18,6 +20,8 @@ const (
 	OSPCedar     = "osp-cedar"
 	RegionMetro  = "metro-north"
 	RegionCoast  = "coast"
+	RegionSouth  = "metro-south" // Acme: someone is away now, with a substitute
+	RegionHarbor = "harbor"      // Acme: a rotating roster
 )
 
 // NOCs, OSPs, links, rosters and policies of the demo world.
@@ -39,24 +43,46 @@ var (
 		{NOCTenantID: NOCHarbor, OSPTenantID: OSPAcme, Status: tenancy.LinkActive, IsDefault: true},
 		{NOCTenantID: NOCHarbor, OSPTenantID: OSPCedar, Status: tenancy.LinkSuspended},
 	}
+	// Rosters: Acme's metro-north is the one the demo script and the tests ring (fixed order,
+	// nobody away); metro-south and harbor show away windows and rotation to a dev user.
 	Rosters = []struct {
-		OSP, Region, Name string
-		Contacts          []tenancy.Contact
+		OSP, Region, Name, Rotation string
+		Contacts                    []tenancy.Contact
 	}{
-		{OSPAcme, RegionMetro, "Acme metro north on-call", []tenancy.Contact{
+		{OSPAcme, RegionMetro, "Acme metro north on-call", tenancy.RotationFixed, []tenancy.Contact{
 			{Position: 1, Name: "Ada Lovelace", Phone: "+15550101001"},
 			{Position: 2, Name: "Grace Hopper", Phone: "+15550101002"},
 			{Position: 3, Name: "Katherine Johnson", Phone: "+15550101003"},
 		}},
-		{OSPBolt, RegionMetro, "Bolt metro north on-call", []tenancy.Contact{
+		{OSPBolt, RegionMetro, "Bolt metro north on-call", tenancy.RotationFixed, []tenancy.Contact{
 			{Position: 1, Name: "Linus Pauling", Phone: "+15550102001"},
 			{Position: 2, Name: "Marie Curie", Phone: "+15550102002"},
 		}},
-		{OSPCedar, RegionCoast, "Cedar coast on-call", []tenancy.Contact{
+		{OSPCedar, RegionCoast, "Cedar coast on-call", tenancy.RotationFixed, []tenancy.Contact{
 			{Position: 1, Name: "Alan Turing", Phone: "+15550103001"},
 			{Position: 2, Name: "Emmy Noether", Phone: "+15550103002"},
 		}},
+		{OSPAcme, RegionSouth, "Acme metro south on-call", tenancy.RotationFixed, []tenancy.Contact{
+			{Position: 1, Name: "Dorothy Vaughan", Phone: "+15550101011"},
+			{Position: 2, Name: "Mary Jackson", Phone: "+15550101012"},
+			{Position: 3, Name: "Annie Easley", Phone: "+15550101013"},
+		}},
+		{OSPAcme, RegionHarbor, "Acme harbor on-call (shared overtime)", tenancy.RotationAfterAccepted, []tenancy.Contact{
+			{Position: 1, Name: "Hedy Lamarr", Phone: "+15550101021"},
+			{Position: 2, Name: "Radia Perlman", Phone: "+15550101022"},
+			{Position: 3, Name: "Frances Allen", Phone: "+15550101023"},
+		}},
 	}
+	// Away is who is away in the demo, with a substitute. Seed places the window around the day
+	// it runs (from yesterday to two weeks on, whole UTC days, so seeding again the same day
+	// changes nothing) and a dev user finds them away now.
+	Away = struct {
+		OSP, Region string
+		Position    int
+		Reason      string
+		Note        string
+		Substitute  tenancy.Person
+	}{OSPAcme, RegionSouth, 2, tenancy.AwayLeave, "annual leave", tenancy.Person{Name: "Barbara Liskov", Phone: "+15550101019"}}
 	Policies = []tenancy.Policy{
 		{NOCTenantID: NOCNorthwind, LoopCount: 2, RetryAfterSeconds: 1200, MaxRetries: 1, FailoverOSPIDs: []string{OSPBolt}},
 		{NOCTenantID: NOCHarbor, LoopCount: 3, RetryAfterSeconds: 1200, MaxRetries: 0, FailoverOSPIDs: []string{OSPCedar}},
@@ -103,8 +129,18 @@ func Seed(ctx context.Context, s tenancy.Store) error {
 			return err
 		}
 	}
+	day := time.Now().UTC().Truncate(24 * time.Hour)
 	for _, r := range Rosters {
-		if err := s.SetRoster(ctx, r.OSP, r.Region, r.Name, r.Contacts); err != nil {
+		contacts := slices.Clone(r.Contacts)
+		for i, c := range contacts {
+			if r.OSP == Away.OSP && r.Region == Away.Region && c.Position == Away.Position {
+				sub := Away.Substitute
+				contacts[i].Away = []tenancy.Away{{From: day.AddDate(0, 0, -1), Until: day.AddDate(0, 0, 14), Reason: Away.Reason,
+					Note: Away.Note, Substitute: &sub}}
+			}
+		}
+		if err := s.PutRoster(ctx, tenancy.Roster{OSPTenantID: r.OSP, Region: r.Region, Name: r.Name, Rotation: r.Rotation,
+			Contacts: contacts}); err != nil {
 			return err
 		}
 	}
