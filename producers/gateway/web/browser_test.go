@@ -19,6 +19,7 @@ import (
 
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/devdata"
+	"github.com/osprey-strike/strike/schemas"
 )
 
 // need returns the path of a program the browser test needs. Without it the test is skipped,
@@ -98,6 +99,8 @@ func TestBrowserJourneys(t *testing.T) {
 		}
 	}
 	cfg["ecos"] = ecos
+	steered := w.steeredECO()
+	cfg["steered"] = e2eECO{Name: "steered", ECOID: steered.ECOID, JobNumber: steered.JobNumber}
 	cfg["control_url"] = w.controlServer(t).URL
 
 	raw, _ := json.Marshal(cfg)
@@ -123,6 +126,25 @@ func TestBrowserJourneys(t *testing.T) {
 	if rec := produced(t, cfg["cancel_reason"].(string)); !strings.Contains(string(rec.Value), w.ecos["nw-acme-2"].ECOID) {
 		t.Errorf("cancel from the browser produced %s", rec.Value)
 	}
+}
+
+// steeredECO projects a Northwind ECO on Acme that used issue 13's features: a roster snapshot
+// with a substitute called for someone away, a person a dispatcher skipped, a number added, a
+// refused control and a call-in that won the place.
+func (w *world) steeredECO() sinktest.ECO {
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 43, time.Now().UTC().Add(-30*time.Minute).Truncate(time.Second))
+	s := time.Second
+	nina := schemas.Actor{Kind: "noc", TenantID: devdata.NOCNorthwind, Role: "operator", User: schemas.Requester{Name: "Nina (Northwind operator)"}}
+	oscar := schemas.Actor{Kind: "osp", TenantID: devdata.OSPAcme, Role: "admin", User: schemas.Requester{Name: "Oscar (Acme admin)"}}
+	recs := []*kgo.Record{e.Created(), e.StartedWithRoster(3, s), e.Skipped(1, schemas.SkipSubstituted, 2*s)}
+	recs = append(recs, e.SubstituteCall(1, schemas.CallNoAnswer, 3*s)...)
+	recs = append(recs, e.Placed(2, 30*s), e.Ended(2, schemas.CallNoAnswer, 55*s),
+		e.ControlOutcome(oscar, schemas.ControlSkip, schemas.ControlApplied, "", 56*s), e.Skipped(3, schemas.SkipBypassed, 57*s),
+		e.NumberAdded(oscar, 4, 58*s), e.Placed(4, 59*s), e.Ended(4, schemas.CallNoAnswer, 84*s),
+		e.ControlOutcome(nina, schemas.ControlPeopleNeeded, schemas.ControlRefused, schemas.RefusedOutOfBounds, 90*s),
+		e.CallIn(2, schemas.CallInHeld, "", 100*s), e.Accepted(2, 110*s))
+	w.project(recs...)
+	return e
 }
 
 // controlServer lets the browser script make the projection move while a board is open: each

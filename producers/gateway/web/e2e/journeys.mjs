@@ -272,6 +272,9 @@ await journey("OSP agent: work across NOCs with provenance, read-only", async (p
   await page.getByRole("link", { name: "metro-north" }).click();
   assert.match(await page.getByTestId("roster").innerText(), /Ada Lovelace/);
   assert.equal(await page.getByRole("button", { name: "Save roster" }).count(), 0, "an agent cannot edit a roster");
+  // The demo's metro-south roster: someone on leave now, and who stands in.
+  await page.goto(base + "/osps/osp-acme/rosters/metro-south");
+  assert.match(await page.getByTestId("roster").innerText(), /Mary Jackson[^\n]*leave until[^\n]*substitute Barbara Liskov/);
 });
 
 await journey("OSP admin: edits the OSP's roster, E.164 checked", async (page) => {
@@ -288,11 +291,35 @@ await journey("OSP admin: edits the OSP's roster, E.164 checked", async (page) =
   await page.getByRole("button", { name: "Save roster" }).click();
   assert.equal(await page.getByLabel("Phone of row 4").evaluate((el) => el.validity.patternMismatch), true, "the browser refuses a number that is not E.164");
   await page.getByLabel("Phone of row 4").fill("+15550101004");
+  // Ada is away for two days with a substitute; the roster shares overtime.
+  await page.getByLabel("Who is called first").selectOption("after_last_accepted");
+  await page.getByLabel("Person away, window 1").selectOption("+15550101001");
+  await page.getByLabel("Away from, window 1").fill("2030-06-01T08:00");
+  await page.getByLabel("Away until, window 1").fill("2030-06-03T08:00");
+  await page.getByLabel("Reason, window 1").selectOption("on_job");
+  await page.getByLabel("Substitute name, window 1").fill("Barbara Liskov");
+  await page.getByLabel("Substitute phone, window 1").fill("+15550101009");
   await shot(page, "roster-edit");
   await page.getByRole("button", { name: "Save roster" }).click();
   await page.getByTestId("roster-saved").waitFor();
   assert.equal(await page.getByLabel("Name of row 4").inputValue(), "Dorothy Vaughan");
   assert.equal(await page.getByLabel("Phone of row 4").inputValue(), "+15550101004");
+  assert.equal(await page.getByLabel("Who is called first").inputValue(), "after_last_accepted");
+  assert.equal(await page.getByLabel("Person away, window 1").inputValue(), "+15550101001");
+  assert.equal(await page.getByLabel("Away until, window 1").inputValue(), "2030-06-03T08:00");
+  assert.equal(await page.getByLabel("Substitute name, window 1").inputValue(), "Barbara Liskov");
+  // A steered ECO: why each person was or was not called, and the timeline in words.
+  await page.goto(base + "/osps/osp-acme/ecos/" + cfg.steered.eco_id);
+  const people = await page.getByTestId("people").innerText();
+  assert.match(people, /Contact 1[^\n]*\n?[^\n]*substituted → Sam Substitute/);
+  assert.match(people, /Contact 4[^\n]*added for this ECO/);
+  assert.doesNotMatch(people, /not on the roster/);
+  const tl = await page.locator("ol.timeline").innerText();
+  for (const want of [/Skipped Contact 1: away, substituted by Sam Substitute/, /Skipped Contact 3: bypassed by a dispatcher/,
+    /Control applied skip — by Oscar \(Acme admin\)/, /Control refused set people needed — by Nina \(Northwind operator\) \(noc-northwind\): outside Strike's bounds/,
+    /Call-in Contact 2 called back: place held/]) assert.match(tl, want);
+  assert.doesNotMatch(tl, /callout control|contact skipped|callout callin/);
+  await shot(page, "eco-people");
   await forbiddenSame(page, "/osps/osp-bolt/rosters/metro-north", "/osps/osp-nowhere/rosters/metro-north");
 });
 
