@@ -193,6 +193,11 @@ func TestSkipEntriesForEachReason(t *testing.T) {
 	e.sim.FailNext(1, 400, 21211) // position 1's number is refused as invalid
 	e.startDialer("a", nil)
 	id := e.created(osp, engagement(2, 0, 1200, 10), 1)
+	// A dispatcher skips someone of a callout that runs: the control and eco.created travel on
+	// two topics, so one sent before the ring-down started is refused not_started.
+	e.await(id, 30*time.Second, "the callout to start", func(evs []event) bool {
+		return len(of[schemas.CalloutStarted](e.t, evs, schemas.TypeCalloutStarted)) > 0
+	})
 	skip := e.control(id, osp, schemas.CalloutControl{Actor: dispatcher(osp), Action: schemas.ControlSkip, ContactPosition: 6})
 	if o := e.outcome(id, skip); o.Outcome != schemas.ControlApplied {
 		t.Fatalf("skip control %+v", o)
