@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/osprey-strike/strike/internal/kafkaacl"
 	"github.com/osprey-strike/strike/internal/pg"
 )
 
@@ -23,8 +24,9 @@ type composeService struct {
 }
 
 // processComponents are the database components each `strike run <process>` opens a pool for:
-// the gateway process serves the Twilio webhooks too (cmd/strike/telephony.go).
-var processComponents = map[string][]string{"gateway": {"gateway", "callbacks"}}
+// the gateway process serves the Twilio webhooks too (cmd/strike/telephony.go); the egress
+// component uses Kafka only.
+var processComponents = map[string][]string{"gateway": {"gateway", "callbacks"}, "egress": nil}
 
 // TestComposeRunsEachComponentAsItsOwnLoginRole: like deploy/k8s, every component connects as a
 // login role granted only its component's role (docs/runbooks/database-roles.md), never as the
@@ -89,6 +91,27 @@ func TestComposeRunsEachComponentAsItsOwnLoginRole(t *testing.T) {
 			if got, want := userOf(s.Command[1], c.URLEnv()), c.Role+"_login"; got != want {
 				t.Errorf("%s connects as %q for %s, want %s", s.Command[1], got, c.Name, want)
 			}
+		}
+	}
+	// Every `strike run` component (each Kafka principal but the lag exporter's) runs, and
+	// Prometheus scrapes its operations port.
+	prom, err := os.ReadFile("prometheus/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range kafkaacl.Components {
+		if c == "lag-exporter" {
+			continue
+		}
+		var found bool
+		for _, s := range f.Services {
+			found = found || (len(s.Command) == 2 && s.Command[0] == "run" && s.Command[1] == c)
+		}
+		if !found {
+			t.Errorf("no compose service runs `strike run %s`", c)
+		}
+		if !strings.Contains(string(prom), "job_name: strike-"+c+"\n    static_configs: [{ targets: [\""+c+":9090\"] }]") {
+			t.Errorf("prometheus/prometheus.yml has no job strike-%s scraping %s:9090", c, c)
 		}
 	}
 	for _, c := range pg.Components {

@@ -88,14 +88,15 @@ var triggerKeys = map[string][]string{
 
 // kinds maps apiVersion/kind to a fresh value of its Go type; anything else is refused.
 var kinds = map[string]func() any{
-	"v1/ConfigMap":                  func() any { return &corev1.ConfigMap{} },
-	"v1/Service":                    func() any { return &corev1.Service{} },
-	"v1/ServiceAccount":             func() any { return &corev1.ServiceAccount{} },
-	"apps/v1/Deployment":            func() any { return &appsv1.Deployment{} },
-	"apps/v1/StatefulSet":           func() any { return &appsv1.StatefulSet{} },
-	"batch/v1/Job":                  func() any { return &batchv1.Job{} },
-	"policy/v1/PodDisruptionBudget": func() any { return &policyv1.PodDisruptionBudget{} },
-	"keda.sh/v1alpha1/ScaledObject": func() any { return &scaledObject{} },
+	"v1/ConfigMap":                           func() any { return &corev1.ConfigMap{} },
+	"v1/Service":                             func() any { return &corev1.Service{} },
+	"v1/ServiceAccount":                      func() any { return &corev1.ServiceAccount{} },
+	"apps/v1/Deployment":                     func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                    func() any { return &appsv1.StatefulSet{} },
+	"batch/v1/Job":                           func() any { return &batchv1.Job{} },
+	"policy/v1/PodDisruptionBudget":          func() any { return &policyv1.PodDisruptionBudget{} },
+	"keda.sh/v1alpha1/ScaledObject":          func() any { return &scaledObject{} },
+	"keda.sh/v1alpha1/TriggerAuthentication": func() any { return &triggerAuthentication{} },
 }
 
 // decodeStrict decodes one object's YAML into its API type, refusing unknown fields and kinds.
@@ -170,10 +171,12 @@ var allowedSecrets = map[string][]string{
 	"strike-kafka-dialer":        {"STRIKE_KAFKA_PASSWORD"},
 	"strike-kafka-sink":          {"STRIKE_KAFKA_PASSWORD"},
 	"strike-kafka-render-poller": {"STRIKE_KAFKA_PASSWORD"},
-	"strike-kafka-lag-exporter":  {"STRIKE_KAFKA_PASSWORD"},
-	"strike-kafka-admin":         {"STRIKE_KAFKA_PASSWORD"},
-	"strike-twilio":              {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
-	"strike-secret-keys":         {"STRIKE_SECRET_KEYS"},
+	"strike-kafka-egress":        {"STRIKE_KAFKA_PASSWORD"},
+	// The lag exporter's also authenticates KEDA's kafka triggers (TriggerAuthentication).
+	"strike-kafka-lag-exporter": {"STRIKE_KAFKA_PASSWORD", "STRIKE_KAFKA_USERNAME"},
+	"strike-kafka-admin":        {"STRIKE_KAFKA_PASSWORD"},
+	"strike-twilio":             {"STRIKE_TWILIO_ACCOUNT_SID", "STRIKE_TWILIO_AUTH_TOKEN"},
+	"strike-secret-keys":        {"STRIKE_SECRET_KEYS"},
 }
 
 var secretish = regexp.MustCompile(`TOKEN|SECRET|PASSWORD|DATABASE_URL|_KEY`)
@@ -256,19 +259,17 @@ func TestKubernetesOverlaysRenderAndDecodeStrictly(t *testing.T) {
 					checkPod(t, "deployment/"+o.Name, o.Spec.Template.Spec, true)
 				case *appsv1.StatefulSet:
 					checkPod(t, "statefulset/"+o.Name, o.Spec.Template.Spec, true)
-					var txid bool
-					for _, e := range o.Spec.Template.Spec.Containers[0].Env {
-						txid = txid || (e.Name == "STRIKE_TRANSACTIONAL_ID" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name")
-					}
-					if !txid {
-						t.Errorf("statefulset/%s: STRIKE_TRANSACTIONAL_ID must be the pod name", o.Name)
+					// The pod name makes the id stable and unique (TestEveryKafkaPrincipalIsDeployedAndScaledSecurely
+					// checks it falls under the component's ACL prefix).
+					if id := podEnv(o.Spec.Template.Spec.Containers[0], o.Name+"-0")["STRIKE_TRANSACTIONAL_ID"]; !strings.Contains(id, o.Name+"-0") {
+						t.Errorf("statefulset/%s: STRIKE_TRANSACTIONAL_ID %q must contain the pod name", o.Name, id)
 					}
 				}
 			}
 			if partitions <= 0 {
 				t.Fatal("no topics Job with --partitions")
 			}
-			for _, name := range []string{"eco-processor", "dialer"} {
+			for _, name := range []string{"eco-processor", "dialer", "egress"} {
 				if objs["*v1.StatefulSet/"+name] == nil {
 					t.Errorf("%s must be a StatefulSet", name)
 				}
@@ -282,7 +283,7 @@ func TestKubernetesOverlaysRenderAndDecodeStrictly(t *testing.T) {
 				t.Error("no migration Job")
 			}
 			// A PodDisruptionBudget selecting each component's pods.
-			for _, name := range []string{"eco-processor", "dialer", "sink", "gateway", "render-poller"} {
+			for _, name := range []string{"eco-processor", "dialer", "sink", "gateway", "render-poller", "egress"} {
 				podLabels := labels.Set{"app.kubernetes.io/name": name}
 				var found bool
 				for _, p := range pdbs {
@@ -332,7 +333,7 @@ func TestKubernetesOverlaysRenderAndDecodeStrictly(t *testing.T) {
 					}
 				}
 			}
-			for _, g := range []string{"strike-eco-processor", "strike-dialer", "strike-sink", "strike-render-dispatch"} {
+			for _, g := range []string{"strike-eco-processor", "strike-dialer", "strike-sink", "strike-render-dispatch", "strike-egress"} {
 				if !groups[g] {
 					t.Errorf("no ScaledObject scales on group %s", g)
 				}
@@ -346,10 +347,12 @@ func TestKubernetesOverlaysRenderAndDecodeStrictly(t *testing.T) {
 func TestStrictDecodingRefusesMistakes(t *testing.T) {
 	t.Parallel()
 	for name, doc := range map[string]string{
-		"unknown Deployment field": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replica: 2}\n",
-		"ScaledObject misspelt":    "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: x}\nspec: {maxReplicas: 3, triggers: []}\n",
-		"inline Secret":            "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n",
-		"wrong apiVersion":         "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
+		"unknown Deployment field":           "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replica: 2}\n",
+		"ScaledObject misspelt":              "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: x}\nspec: {maxReplicas: 3, triggers: []}\n",
+		"TriggerAuthentication misspelt":     "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\nmetadata: {name: x}\nspec: {secretTargetRefs: []}\n",
+		"TriggerAuthentication from a vault": "apiVersion: keda.sh/v1alpha1\nkind: TriggerAuthentication\nmetadata: {name: x}\nspec: {hashiCorpVault: {address: x}}\n",
+		"inline Secret":                      "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n",
+		"wrong apiVersion":                   "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata: {name: x}\n",
 	} {
 		if _, err := decodeStrict([]byte(doc)); err == nil {
 			t.Errorf("%s: decoded without error", name)
