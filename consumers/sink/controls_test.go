@@ -111,3 +111,55 @@ func TestAnECOCreatedTakesOverItsNOCsRejectionRowAtAnotherOSP(t *testing.T) {
 		t.Errorf("the other NOC's row: %s %s, want noc-c's rejection untouched", noc, status)
 	}
 }
+
+// An applied set_people_needed moves the board's people_needed (which the board, the ECO page,
+// the API and the call-in "already filled" answer read): the newest applied outcome wins by
+// event time, whatever order the events arrive in; a refusal, a redelivered older outcome, a
+// replayed eco.created and an outcome naming other tenants change nothing.
+func TestAnAppliedPeopleNeededControlMovesTheBoard(t *testing.T) {
+	t.Parallel()
+	db := pgtest.New(t)
+	v, err := schemas.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	at := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	noor := schemas.Actor{Kind: "noc", TenantID: "noc-a", Role: "operator", User: schemas.Requester{Name: "Noor", UserID: "u1"}}
+	e := sinktest.NewECO("noc-a", "osp-a", 1, at) // eco.created asks for 1
+	forged := e
+	forged.OSP = "osp-b"
+	inOrder := []*kgo.Record{e.Created(), e.Started(time.Second),
+		e.PeopleNeededSet(noor, 2, "", 3*time.Second),
+		e.PeopleNeededSet(noor, 3, "", 5*time.Second),
+		e.PeopleNeededSet(noor, 9, schemas.RefusedOutOfBounds, 6*time.Second),
+		forged.PeopleNeededSet(noor, 7, "", 7*time.Second),
+	}
+	n, err := sink.ApplyRecords(ctx, db.Pool, v, inOrder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(inOrder)-1 {
+		t.Errorf("%d events projected, want %d: the outcome naming another OSP is ignored", n, len(inOrder)-1)
+	}
+	// Redelivered out of order: the older applied outcome, then the eco.created.
+	if _, err := sink.ApplyRecords(ctx, db.Pool, v, []*kgo.Record{inOrder[2], inOrder[0]}); err != nil {
+		t.Fatal(err)
+	}
+	// Another ECO whose events arrive newest first.
+	r := sinktest.NewECO("noc-a", "osp-a", 2, at)
+	reversed := []*kgo.Record{r.PeopleNeededSet(noor, 3, "", 5*time.Second), r.PeopleNeededSet(noor, 2, "", 3*time.Second),
+		r.Started(time.Second), r.Created()}
+	if _, err := sink.ApplyRecords(ctx, db.Pool, v, reversed); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{e.ECOID, r.ECOID} {
+		var need int
+		if err := db.Pool.QueryRow(ctx, `SELECT people_needed FROM eco_board WHERE eco_id = $1`, id).Scan(&need); err != nil {
+			t.Fatal(err)
+		}
+		if need != 3 {
+			t.Errorf("ECO %s: people_needed %d, want 3 (the newest applied set_people_needed)", id, need)
+		}
+	}
+}

@@ -17,6 +17,8 @@ import (
 // Every write is a merge that is idempotent and commutative, so a duplicate changes nothing and
 // events arriving in any order converge on the same row:
 //   - facts every event about the ECO agrees on (job number, region, site, ...) are coalesced;
+//   - people_needed is the latest event's that sets it (eco.created, an applied
+//     set_people_needed control), by (event time, event id);
 //   - the status is the maximum of (class, event time, rank, event id);
 //   - counters are maxima of what the events carry, never increments;
 //   - the responder is the earliest acceptance;
@@ -27,6 +29,7 @@ import (
 var boardCols = []string{
 	"eco_id", "noc_tenant_id", "osp_tenant_id", "request_id", "job_number", "number", "region", "priority",
 	"site_name", "site_address", "summary", "noc_ticket_ref", "requested_by", "people_needed", "parent_eco_id",
+	"people_needed_at", "people_needed_event",
 	"engagement", "reject_reason", "reject_detail",
 	"status", "status_class", "status_at", "status_rank", "status_event",
 	"calls_made", "accepted_count", "accepted_by_name", "accepted_by_phone", "accepted_at", "retry_at",
@@ -59,16 +62,18 @@ func buildBoardSQL() string {
 	newerStatus := "(excluded.status_class, excluded.status_at, excluded.status_rank, excluded.status_event) > (b.status_class, b.status_at, b.status_rank, b.status_event)"
 	earlierAccept := "excluded.accepted_at IS NOT NULL AND (b.accepted_at IS NULL OR (excluded.accepted_at, excluded.accepted_by_phone) < (b.accepted_at, b.accepted_by_phone))"
 	newerField := "excluded.field_version IS NOT NULL AND (b.field_version IS NULL OR (excluded.field_version, excluded.field_updated_at, excluded.field_status) > (b.field_version, b.field_updated_at, b.field_status))"
+	newerNeed := "excluded.people_needed IS NOT NULL AND (b.people_needed IS NULL OR (excluded.people_needed_at, excluded.people_needed_event) > (b.people_needed_at, b.people_needed_event))"
 	betterCreated := "excluded.created_prio > b.created_prio OR (excluded.created_prio = b.created_prio AND excluded.created_at < b.created_at)"
 
 	var set []string
 	set = append(set, coalesce("request_id", "job_number", "number", "region", "priority", "site_name", "site_address",
-		"summary", "noc_ticket_ref", "requested_by", "people_needed", "parent_eco_id", "engagement", "reject_reason",
+		"summary", "noc_ticket_ref", "requested_by", "parent_eco_id", "engagement", "reject_reason",
 		"reject_detail", "failed_over_to", "failover_eco_id", "cancelled_by", "cancel_reason", "exhausted_reason",
 		"render_job_id")...)
 	set = append(set, when(newerStatus, "status", "status_class", "status_at", "status_rank", "status_event")...)
 	set = append(set, when(earlierAccept, "accepted_by_name", "accepted_by_phone", "accepted_at")...)
 	set = append(set, when(newerField, "field_status", "field_assignee", "field_version", "field_updated_at")...)
+	set = append(set, when(newerNeed, "people_needed", "people_needed_at", "people_needed_event")...)
 	set = append(set, when(betterCreated, "created_at")...)
 	set = append(set,
 		"osp_tenant_id = excluded.osp_tenant_id", // equal, or an eco.created taking over (below)
@@ -207,10 +212,15 @@ func (b *Board) Stmt() Stmt {
 	if b.Engagement != nil {
 		eng = string(b.Engagement)
 	}
+	// The figure is ordered by the event that says it: its time and id.
+	var needAt, needEvent any
+	if b.PeopleNeeded != nil {
+		needAt, needEvent = b.updatedAt, b.stEvent
+	}
 	return Stmt{sqlBoard, []any{
 		b.ECOID, b.NOC, b.OSP, nz(b.RequestID), nz(b.JobNumber), b.Number, nz(b.Region), nz(b.Priority),
 		nz(b.SiteName), nz(b.SiteAddress), nz(b.Summary), nz(b.Ticket), nz(b.RequestedBy), b.PeopleNeeded, nz(b.ParentECO),
-		eng, nz(b.RejectReason), nz(b.RejectDetail),
+		needAt, needEvent, eng, nz(b.RejectReason), nz(b.RejectDetail),
 		b.st, b.stClass, b.stAt, b.stRank, b.stEvent,
 		b.CallsMade, b.AcceptedCount, nz(b.AcceptedName), nz(b.AcceptedPhone), b.AcceptedAt, b.RetryAt,
 		nz(b.FailedOverTo), nz(b.FailoverECO), nz(b.CancelledBy), nz(b.CancelReason), nz(b.ExhaustedReason),

@@ -1,9 +1,14 @@
 package gateway_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/devdata"
 	"github.com/osprey-strike/strike/internal/kafkatest"
 	"github.com/osprey-strike/strike/producers/gateway"
@@ -83,4 +88,46 @@ func TestControlRefusalsSayWhy(t *testing.T) {
 	if recs := kafkatest.ReadAll(t, w.kafka.Brokers, "strike.callout.controls.v1", 0, time.Second); len(recs) != 0 {
 		t.Errorf("refused controls were produced: %d records", len(recs))
 	}
+}
+
+// After the dialer applies a set_people_needed, the ECO reads the new figure on both sides, in
+// the list and the ECO itself (the board's people_needed column).
+func TestAnAppliedPeopleNeededShowsOnTheECO(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	running := w.ecos["nw-acme-2"] // created asking for 1, ringing
+	nina := schemas.Actor{Kind: "noc", TenantID: devdata.NOCNorthwind, Role: "operator", User: schemas.Requester{Name: "Nina", Email: single}}
+	if _, err := sink.ApplyRecords(context.Background(), w.db.Pool, w.v,
+		[]*kgo.Record{running.PeopleNeededSet(nina, 3, "", 5*time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, as := range []struct{ user, base string }{
+		{single, "/v1/nocs/noc-northwind/ecos"},
+		{agent, "/v1/osps/osp-acme/ecos"},
+	} {
+		d := decode[gateway.ECODetail](t, w.do(t, as.user, "GET", as.base+"/"+running.ECOID, nil))
+		if d.PeopleNeeded == nil || *d.PeopleNeeded != 3 {
+			t.Errorf("%s: ECO people_needed %s, want 3 (set by the applied control)", as.user, intOrNil(d.PeopleNeeded))
+		}
+		l := decode[list](t, w.do(t, as.user, "GET", as.base, nil))
+		found := false
+		for _, e := range l.Items {
+			if e.ECOID == running.ECOID {
+				found = true
+				if e.PeopleNeeded == nil || *e.PeopleNeeded != 3 {
+					t.Errorf("%s: listed people_needed %s, want 3", as.user, intOrNil(e.PeopleNeeded))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: ECO %s not listed", as.user, running.ECOID)
+		}
+	}
+}
+
+func intOrNil(p *int) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
 }

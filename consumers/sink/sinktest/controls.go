@@ -40,3 +40,16 @@ func (e ECO) NumberAdded(actor schemas.Actor, pos int, dt time.Duration) *kgo.Re
 		Outcome: schemas.ControlApplied, Contact: &c, DecidedAt: e.At.Add(dt)}
 	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutControlOutcome, e.At.Add(dt), o, e.ECOID, id)
 }
+
+// PeopleNeededSet is the outcome (applied, or refused with reason) of a NOC's set_people_needed
+// control asking for n people, dt after creation. Both carry n (the dialer leaves it out of a
+// refusal, but the projection must not rely on that).
+func (e ECO) PeopleNeededSet(actor schemas.Actor, n int, reason string, dt time.Duration) *kgo.Record {
+	id := uuid.NewString()
+	o := schemas.ControlOutcome{CalloutRef: e.ref(), ControlID: id, Action: schemas.ControlPeopleNeeded, Actor: actor,
+		Outcome: schemas.ControlApplied, PeopleNeeded: n, DecidedAt: e.At.Add(dt)}
+	if reason != "" {
+		o.Outcome, o.Reason, o.Detail = schemas.ControlRefused, reason, "refused: "+reason
+	}
+	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutControlOutcome, e.At.Add(dt), o, e.ECOID, id)
+}

@@ -860,3 +860,18 @@ func TestOSPAdminEditsAwayWindowsAndRotationOnTheRosterPage(t *testing.T) {
 		t.Fatalf("after removing the window: %+v, %v", r, err)
 	}
 }
+
+// After the dialer applies a set_people_needed, the ECO page says the new figure.
+func TestTheECOPageShowsTheAppliedPeopleNeeded(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	running := w.ecos["nw-acme-2"] // created asking for 1
+	nina := schemas.Actor{Kind: gateway.KindNOC, TenantID: devdata.NOCNorthwind, Role: gateway.RoleAdmin,
+		User: schemas.Requester{Name: "Nina Northwind", Email: single}}
+	w.project(running.PeopleNeededSet(nina, 3, "", 5*time.Second))
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+running.ECOID, nil)
+	if want := "<dt>People needed</dt><dd>3 · accepted 0</dd>"; p.status != http.StatusOK || !strings.Contains(p.body, want) {
+		t.Errorf("ECO page: %d, want %q in:\n%s", p.status, want, p.body)
+	}
+}
