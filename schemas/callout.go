@@ -70,6 +70,10 @@ const (
 	CallError         = "error"
 )
 
+// CallResults lists every call result (the enum of callout-call-ended.v1.json).
+var CallResults = []string{CallAccepted, CallDeclined, CallNoAnswer, CallVoicemail, CallBusy, CallFailed,
+	CallInvalidNumber, CallCanceled, CallError}
+
 // CallEnded: a call ended with Result.
 type CallEnded struct {
 	CalloutRef

@@ -3,6 +3,8 @@ package schemas_test
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +177,35 @@ func TestGoTypesMatchTheirSchemas(t *testing.T) {
 		}
 		if err := v.Validate(strings.TrimSuffix(typ, " with roster"), raw); err != nil {
 			t.Errorf("%s: %v\n%s", typ, err, raw)
+		}
+	}
+}
+
+// CallResults and SkipReasons are the schemas' enums, so whoever words them (the web UI) has
+// every value.
+func TestResultAndSkipListsAreTheSchemasEnums(t *testing.T) {
+	for _, c := range []struct {
+		file, field string
+		list        []string
+	}{
+		{"callout-call-ended.v1.json", "result", schemas.CallResults},
+		{"callout-contact-skipped.v1.json", "reason", schemas.SkipReasons},
+	} {
+		raw, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Properties map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		enum := doc.Properties[c.field].Enum
+		if !slices.Equal(slices.Sorted(slices.Values(enum)), slices.Sorted(slices.Values(c.list))) {
+			t.Errorf("%s %s: enum %q, Go list %q", c.file, c.field, enum, c.list)
 		}
 	}
 }

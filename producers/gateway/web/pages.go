@@ -292,7 +292,7 @@ func describe(ev gateway.TimelineEvent) timelineItem {
 	case schemas.TypeCalloutCallPlaced:
 		it.Label, it.Note = "Call placed", str("contact", "name")
 	case schemas.TypeCalloutCallEnded:
-		it.Label, it.Note = "Call ended", str("contact", "name")+": "+str("result")
+		it.Label, it.Note = "Call ended", str("contact", "name")+": "+callResult(str("result"))
 	case schemas.TypeCalloutAccepted:
 		it.Label, it.Note = "Accepted", str("contact", "name")
 		if str("late") == "yes" {
@@ -488,7 +488,9 @@ var funcs = template.FuncMap{
 		}
 		return strconv.Itoa(*p)
 	},
-	"label": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"label":   func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+	"result":  callResult,
+	"skipped": func(e gateway.PersonEntry) string { return skipWhy(e.Reason, e.AwayUntil, e.Substitute) },
 	"errFor": func(errs []gateway.FieldError, field string) string {
 		var out []string
 		for _, e := range errs {

@@ -39,6 +39,23 @@ var callInWords = map[string]string{
 	"bypassed":                "a dispatcher skipped them",
 }
 
+// resultWords says how a call ended (schemas.CallResults), on the timeline, in the people table
+// and in the call attempts.
+var resultWords = map[string]string{
+	schemas.CallAccepted:      "accepted",
+	schemas.CallDeclined:      "declined",
+	schemas.CallNoAnswer:      "no answer",
+	schemas.CallVoicemail:     "went to voicemail",
+	schemas.CallBusy:          "busy",
+	schemas.CallFailed:        "failed",
+	schemas.CallInvalidNumber: "invalid number",
+	schemas.CallCanceled:      "hung up by Strike",
+	schemas.CallError:         "not placed (error)",
+}
+
+// callResult is how a call ended, in words.
+func callResult(code string) string { return words(resultWords, code) }
+
 // words is the sentence for code, or the code readably when it has none.
 func words(m map[string]string, code string) string {
 	if w, ok := m[code]; ok {
@@ -79,32 +96,33 @@ func describeSkip(raw []byte) (label, note string) {
 	if json.Unmarshal(raw, &sk) != nil {
 		return "Skipped", ""
 	}
-	var why string
-	switch sk.Reason {
+	return "Skipped", sk.Contact.Name + ": " + skipWhy(sk.Reason, sk.AwayUntil, sk.Substitute)
+}
+
+// skipWhy says why someone was not called in their turn (schemas.SkipReasons), on the timeline
+// and in the people table.
+func skipWhy(reason string, awayUntil *time.Time, substitute *schemas.Person) string {
+	switch reason {
 	case schemas.SkipUnavailable:
-		why = "away"
-		if sk.AwayUntil != nil {
-			why += " until " + clock(*sk.AwayUntil)
+		if awayUntil != nil {
+			return "away until " + clock(*awayUntil)
 		}
+		return "away"
 	case schemas.SkipSubstituted:
-		why = "away, substituted by "
-		if sk.Substitute != nil {
-			why += sk.Substitute.Name
-		} else {
-			why += "their substitute"
+		if substitute != nil {
+			return "away, substituted by " + substitute.Name
 		}
+		return "away, substituted by their substitute"
 	case schemas.SkipBypassed:
-		why = "bypassed by a dispatcher"
+		return "bypassed by a dispatcher"
 	case schemas.SkipFilled:
-		why = "filled before their turn"
+		return "filled before their turn"
 	case schemas.SkipInvalidNumber:
-		why = "invalid number"
+		return "invalid number"
 	case schemas.SkipNotReached:
-		why = "not reached (the callout ended first)"
-	default:
-		why = strings.ReplaceAll(sk.Reason, "_", " ")
+		return "not reached (the callout ended first)"
 	}
-	return "Skipped", sk.Contact.Name + ": " + why
+	return strings.ReplaceAll(reason, "_", " ")
 }
 
 // describeCallIn: someone who dialled back, and whether their place was held.

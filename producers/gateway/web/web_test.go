@@ -875,3 +875,64 @@ func TestTheECOPageShowsTheAppliedPeopleNeeded(t *testing.T) {
 		t.Errorf("ECO page: %d, want %q in:\n%s", p.status, want, p.body)
 	}
 }
+
+// The people table says why someone was not called, and how a call ended, in the timeline's
+// words (one wording for both), not as codes.
+func TestThePeopleTableAndTimelineSaySkipsAndResultsInWords(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	s := time.Second
+	e := sinktest.NewECO(devdata.NOCNorthwind, devdata.OSPAcme, 9, time.Now().UTC().Add(-time.Hour).Truncate(time.Second))
+	recs := []*kgo.Record{e.Created(), e.StartedWithRoster(6, s), e.Skipped(1, schemas.SkipSubstituted, 2*s)}
+	recs = append(recs, e.SubstituteCall(1, schemas.CallNoAnswer, 2*s)...)
+	recs = append(recs, e.Skipped(2, schemas.SkipBypassed, 30*s), e.Skipped(3, schemas.SkipInvalidNumber, 31*s),
+		e.Skipped(4, schemas.SkipUnavailable, 32*s), e.Placed(5, 33*s), e.Ended(5, schemas.CallCanceled, 40*s),
+		e.Skipped(6, schemas.SkipNotReached, 41*s))
+	w.project(recs...)
+
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	p := b.do(http.MethodGet, "/nocs/noc-northwind/ecos/"+e.ECOID, nil)
+	i, j := strings.Index(p.body, `data-testid="people"`), strings.Index(p.body, `id="tl-h"`)
+	if p.status != http.StatusOK || i < 0 || j < 0 {
+		t.Fatalf("ECO page: %d\n%s", p.status, p.body)
+	}
+	people, tl := p.body[i:i+strings.Index(p.body[i:], "</section>")], p.body[j:]
+	row := func(name string) string {
+		k := strings.Index(people, name)
+		if k < 0 {
+			t.Fatalf("no row for %s in:\n%s", name, people)
+		}
+		return people[k : k+strings.Index(people[k:], "</tr>")]
+	}
+	for name, want := range map[string]string{
+		"Contact 1": "skipped, away, substituted by Sam Substitute",
+		"Contact 2": "skipped, bypassed by a dispatcher",
+		"Contact 3": "skipped, invalid number",
+		"Contact 4": "skipped, away",
+		"Contact 5": "called, hung up by Strike",
+		"Contact 6": "skipped, not reached (the callout ended first)",
+	} {
+		if r := row(name); !strings.Contains(r, want) {
+			t.Errorf("%s's row lacks %q:\n%s", name, want, r)
+		}
+	}
+	if r := row("Contact 1"); !strings.Contains(r, "(Sam Substitute instead), no answer") {
+		t.Errorf("Contact 1's substitute call should read its result in words:\n%s", r)
+	}
+	for _, want := range []string{
+		"Call ended</strong> Sam Substitute: no answer",
+		"Call ended</strong> Contact 5: hung up by Strike",
+	} {
+		if !strings.Contains(tl, want) {
+			t.Errorf("the timeline lacks %q", want)
+		}
+	}
+	for _, code := range []string{"no_answer", "canceled", "not_reached", "invalid_number"} {
+		if strings.Contains(people, code) || strings.Contains(tl, code) {
+			t.Errorf("the page shows the code %q", code)
+		}
+	}
+	if t.Failed() {
+		t.Log(people, tl)
+	}
+}

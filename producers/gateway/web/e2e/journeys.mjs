@@ -311,7 +311,9 @@ await journey("OSP admin: edits the OSP's roster, E.164 checked", async (page) =
   // A steered ECO: why each person was or was not called, and the timeline in words.
   await page.goto(base + "/osps/osp-acme/ecos/" + cfg.steered.eco_id);
   const people = await page.getByTestId("people").innerText();
-  assert.match(people, /Contact 1[^\n]*\n?[^\n]*substituted → Sam Substitute/);
+  // In the timeline's words, not as codes.
+  assert.match(people, /Contact 1[^\n]*\n?[^\n]*skipped, away, substituted by Sam Substitute/);
+  assert.match(people, /Contact 3[^\n]*\n?[^\n]*skipped, bypassed by a dispatcher/);
   assert.match(people, /Contact 4[^\n]*added for this ECO/);
   assert.doesNotMatch(people, /not on the roster/);
   const tl = await page.locator("ol.timeline").innerText();
