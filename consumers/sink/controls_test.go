@@ -153,6 +153,13 @@ func TestAnAppliedPeopleNeededControlMovesTheBoard(t *testing.T) {
 	if _, err := sink.ApplyRecords(ctx, db.Pool, v, reversed); err != nil {
 		t.Fatal(err)
 	}
+	// One of the three accepts: a caller who rings back is not told the ECO is filled.
+	if _, err := sink.ApplyRecords(ctx, db.Pool, v, []*kgo.Record{e.AcceptedOf(2, 1, 3, 8*time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if filled, err := projection.Filled(ctx, db.Pool, e.ECOID); err != nil || filled {
+		t.Errorf("1 of 3 accepted: filled %v (%v), want false", filled, err)
+	}
 	for _, id := range []string{e.ECOID, r.ECOID} {
 		var need int
 		if err := db.Pool.QueryRow(ctx, `SELECT people_needed FROM eco_board WHERE eco_id = $1`, id).Scan(&need); err != nil {

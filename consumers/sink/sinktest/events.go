@@ -117,6 +117,16 @@ func (e ECO) Accepted(pos int, dt time.Duration) *kgo.Record {
 	}, e.ECOID, fmt.Sprint(pos))
 }
 
+// AcceptedOf is callout.accepted by position pos as the count-th acceptance of an ECO needing
+// needed people, dt after creation.
+func (e ECO) AcceptedOf(pos, count, needed int, dt time.Duration) *kgo.Record {
+	at := e.At.Add(dt)
+	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutAccepted, at, schemas.CalloutAccepted{
+		CalloutRef: e.ref(), Contact: contact(pos), CallSID: fmt.Sprintf("CA%032d", pos), CallsMade: pos,
+		AcceptedCount: count, PeopleNeeded: needed, AcceptedAt: at,
+	}, e.ECOID, fmt.Sprint(pos))
+}
+
 // AcceptedLate is callout.accepted by position pos after the ECO already had the people it
 // needed (late: true), dt after creation.
 func (e ECO) AcceptedLate(pos int, dt time.Duration) *kgo.Record {
