@@ -43,20 +43,13 @@ Principals are "User:<noc>" (the NOC tenant id) and "User:strike-<component>" un
 			if len(nocs) == 0 && !components {
 				return fmt.Errorf("nothing to do: name NOCs with --noc, or add --components")
 			}
-			var gs []kafkaacl.Grant
-			componentOf := func(c string) string { return strings.ReplaceAll(componentPrincipal, "{component}", c) }
-			for _, noc := range nocs {
-				gs = append(gs, kafkaacl.ForNOC(noc, strings.ReplaceAll(nocPrincipal, "{noc}", noc))...)
-				gs = append(gs, kafkaacl.ForNOCPipeline(noc, componentOf)...)
-			}
+			gs := nocGrants(nocs, nocPrincipal, componentPrincipal)
 			if components {
-				for _, c := range kafkaacl.Components {
-					g, err := kafkaacl.ForComponent(c, componentOf(c))
-					if err != nil {
-						return err
-					}
-					gs = append(gs, g...)
+				g, err := componentGrants(componentPrincipal)
+				if err != nil {
+					return err
 				}
+				gs = append(gs, g...)
 			}
 			out := cmd.OutOrStdout()
 			if err := kafkaacl.Print(out, gs); err != nil {
@@ -111,4 +104,33 @@ Principals are "User:<noc>" (the NOC tenant id) and "User:strike-<component>" un
 	f.StringVar(&componentPrincipal, "component-principal", "User:strike-{component}", "principal of a Strike component")
 	f.BoolVar(&apply, "apply", false, "create the NOCs' topics and the ACLs (default: print only)")
 	return cmd
+}
+
+// nocGrants are the grants of each of nocs: its tool's (ForNOC) and the components' on its topics
+// (ForNOCPipeline), with the principals the patterns name ({noc}, {component} replaced).
+func nocGrants(nocs []string, nocPrincipal, componentPrincipal string) []kafkaacl.Grant {
+	var gs []kafkaacl.Grant
+	for _, noc := range nocs {
+		gs = append(gs, kafkaacl.ForNOC(noc, strings.ReplaceAll(nocPrincipal, "{noc}", noc))...)
+		gs = append(gs, kafkaacl.ForNOCPipeline(noc, func(c string) string { return componentPrincipalOf(componentPrincipal, c) })...)
+	}
+	return gs
+}
+
+// componentGrants is every component's least privilege (ForComponent), as the pattern names
+// its principal.
+func componentGrants(componentPrincipal string) ([]kafkaacl.Grant, error) {
+	var gs []kafkaacl.Grant
+	for _, c := range kafkaacl.Components {
+		g, err := kafkaacl.ForComponent(c, componentPrincipalOf(componentPrincipal, c))
+		if err != nil {
+			return nil, err
+		}
+		gs = append(gs, g...)
+	}
+	return gs, nil
+}
+
+func componentPrincipalOf(pattern, component string) string {
+	return strings.ReplaceAll(pattern, "{component}", component)
 }

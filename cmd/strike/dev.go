@@ -124,7 +124,7 @@ func runDev(ctx context.Context, g *globals, o devOpts, out io.Writer) error {
 		return err
 	}
 
-	rt, err := newRuntime(ctx, log, dbURL, brokers, admin, o.httpAddr, o.opsAddr)
+	rt, err := newRuntime(log, dbURL, brokers, admin, o.httpAddr, o.opsAddr)
 	if err != nil {
 		return err
 	}

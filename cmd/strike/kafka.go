@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,7 +10,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/kafkaacl"
@@ -63,16 +61,14 @@ func adminClient(brokers string, sec kafkaclient.Security, name string, opts ...
 // explainKafka turns the errors a misconfigured connection gives into a sentence naming what
 // failed: credentials, a missing ACL, or brokers that do not answer.
 func explainKafka(err error, brokers string, sec kafkaclient.Security) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.IllegalSaslState),
-		errors.Is(err, kerr.UnsupportedSaslMechanism):
-		return fmt.Errorf("kafka at %s refused the credentials (%s): %w", brokers, sec, err)
-	case errors.As(err, new(*kafkaacl.MissingError)):
-		return fmt.Errorf("kafka at %s (%s): %w", brokers, sec, err)
-	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
-		errors.Is(err, kerr.GroupAuthorizationFailed), errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
+	}
+	// The same classification as every consumer's (kafkaclient.Fatal).
+	if fe, ok := kafkaclient.Fatal(err).(*kafkaclient.FatalError); ok {
+		if fe.Credentials() {
+			return fmt.Errorf("kafka at %s refused the credentials (%s): %w", brokers, sec, err)
+		}
 		return fmt.Errorf("kafka at %s: the principal (%s) lacks an ACL this component needs: %w", brokers, sec, err)
 	}
 	return fmt.Errorf("kafka at %s (%s): %w", brokers, sec, err)

@@ -44,6 +44,11 @@ var groupTopics = map[string][]string{
 	egress.DefaultGroup: {topics.ECOEvents, topics.CalloutEvents},
 }
 
+// defaultLagGroups are the groups strike lag and strike status show unless --group names others.
+func defaultLagGroups() []string {
+	return []string{groupECOProcessor, dialer.DefaultGroup, sink.DefaultGroup, groupRenderDispatch}
+}
+
 // lagGroup describes group for the lag collector; kind is the default group name of the
 // component (its topics), since a deployment may rename the group.
 func lagGroup(kind, group string) lag.Group {
@@ -165,7 +170,7 @@ PostgreSQL (with its projections), so its lag is read from --database-url.`,
 	f.StringVar(&dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL, for the sink's stored offsets (DATABASE_URL)")
 	f.StringVar(&httpAddr, "http-addr", env("STRIKE_HTTP_ADDR", ":9308"), "address for /metrics, /healthz, /readyz (STRIKE_HTTP_ADDR)")
 	f.StringVar(&sinkGroup, "sink-group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "the group whose offsets are in PostgreSQL, not Kafka (STRIKE_SINK_GROUP)")
-	f.StringSliceVar(&groups, "group", []string{groupECOProcessor, dialer.DefaultGroup, sink.DefaultGroup, groupRenderDispatch}, "consumer groups to measure (repeat or comma-separate)")
+	f.StringSliceVar(&groups, "group", defaultLagGroups(), "consumer groups to measure (repeat or comma-separate)")
 	f.BoolVar(&once, "once", false, "print the lag once and exit")
 	f.DurationVar(&ttl, "cache", lag.DefaultTTL, "how long one computation serves scrapes")
 	return cmd

@@ -91,7 +91,7 @@ func (c connFlags) open(ctx context.Context, log zerolog.Logger, component strin
 	if err != nil {
 		return nil, err
 	}
-	rt, err := newRuntime(ctx, log, c.dbURL, c.kafka.brokers, sec, c.httpAddr, c.opsAddr)
+	rt, err := newRuntime(log, c.dbURL, c.kafka.brokers, sec, c.httpAddr, c.opsAddr)
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,7 @@ type runtime struct {
 // newRuntime binds the HTTP addresses first (a taken port fails at once); each component then
 // connects to PostgreSQL with its own role (rt.db). httpAddr is the public listener (API, webhooks), empty for components without
 // public routes; opsAddr is the operations listener (/metrics, detailed /readyz).
-func newRuntime(ctx context.Context, log zerolog.Logger, dbURL, brokers string, sec kafkaclient.Security, httpAddr, opsAddr string) (*runtime, error) {
+func newRuntime(log zerolog.Logger, dbURL, brokers string, sec kafkaclient.Security, httpAddr, opsAddr string) (*runtime, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ops := opsserver.New(log, reg)

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
-	"github.com/osprey-strike/strike/consumers/dialer"
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/lag"
@@ -90,7 +89,7 @@ A part that cannot be gathered shows its error; the others still show.`,
 	kafka.register(cmd)
 	f.StringVar(&dbURL, "database-url", env("DATABASE_URL", pg.DefaultURL), "PostgreSQL connection URL (DATABASE_URL)")
 	f.StringVar(&sinkGroup, "sink-group", env("STRIKE_SINK_GROUP", sink.DefaultGroup), "the group whose offsets are in PostgreSQL, not Kafka (STRIKE_SINK_GROUP)")
-	f.StringSliceVar(&groups, "group", []string{groupECOProcessor, dialer.DefaultGroup, sink.DefaultGroup, groupRenderDispatch}, "consumer groups to show (repeat or comma-separate)")
+	f.StringSliceVar(&groups, "group", defaultLagGroups(), "consumer groups to show (repeat or comma-separate)")
 	f.StringArrayVar(&opsURLs, "ops-url", nil, "a component's ops server as name=http://host:9090, asked for /readyz (repeatable)")
 	f.DurationVar(&timeout, "timeout", 30*time.Second, "give up on what is not gathered by then")
 	return cmd

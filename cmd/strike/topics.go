@@ -84,22 +84,14 @@ func (a *aclFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&a.skip, "skip-acls", false, "do not verify ACLs")
 }
 
-func (a aclFlags) component(c string) string {
-	return strings.ReplaceAll(a.componentPrincipal, "{component}", c)
-}
-
 // verifyACLs checks that the cluster holds every component's grants and every provisioned NOC's.
 func verifyACLs(ctx context.Context, adm *kadm.Client, a aclFlags, out io.Writer) error {
 	if a.skip {
 		return nil
 	}
-	var gs []kafkaacl.Grant
-	for _, c := range kafkaacl.Components {
-		g, err := kafkaacl.ForComponent(c, a.component(c))
-		if err != nil {
-			return err
-		}
-		gs = append(gs, g...)
+	gs, err := componentGrants(a.componentPrincipal)
+	if err != nil {
+		return err
 	}
 	all, err := adm.ListTopics(ctx)
 	if err != nil {
@@ -109,10 +101,9 @@ func verifyACLs(ctx context.Context, adm *kadm.Client, a aclFlags, out io.Writer
 	for _, name := range all.Names() {
 		if noc, ok := topics.IngressNOC(name); ok {
 			nocs = append(nocs, noc)
-			gs = append(gs, kafkaacl.ForNOC(noc, strings.ReplaceAll(a.nocPrincipal, "{noc}", noc))...)
-			gs = append(gs, kafkaacl.ForNOCPipeline(noc, a.component)...)
 		}
 	}
+	gs = append(gs, nocGrants(nocs, a.nocPrincipal, a.componentPrincipal)...)
 	missing, err := kafkaacl.Missing(ctx, adm, gs)
 	if errors.Is(err, kerr.SecurityDisabled) {
 		fmt.Fprintln(out, "ACLs: not checked, the cluster has no authorizer (every client may do anything)")

@@ -218,16 +218,21 @@ type envFor struct {
 
 func (e envFor) LinkActive(noc, osp string) (bool, error) { return e.store.LinkActive(e.ctx, noc, osp) }
 
+// event adds machine event e of ECO eco to the batch's strike.callout.events.v1 records.
+func (b *batch) event(eco string, e ringdown.Event) {
+	value, err := json.Marshal(e.Value)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %s: %v", e.Type, err)) // only a bug can cause this
+	}
+	b.events = append(b.events, cloudevents.Record(topics.CalloutEvents, eco, cloudevents.Event{
+		ID: e.ID, Type: e.Type, Source: "strike/" + Name, Subject: eco, Time: e.At}, value))
+}
+
 // collect turns a machine output into records and jobs.
 func (b *batch) collect(w *owned, out ringdown.Output) {
 	st := w.st
 	for _, e := range out.Events {
-		value, err := json.Marshal(e.Value)
-		if err != nil {
-			panic(fmt.Sprintf("marshal %s: %v", e.Type, err)) // only a bug can cause this
-		}
-		b.events = append(b.events, cloudevents.Record(topics.CalloutEvents, st.ECO.ECOID, cloudevents.Event{
-			ID: e.ID, Type: e.Type, Source: "strike/" + Name, Subject: st.ECO.ECOID, Time: e.At}, value))
+		b.event(st.ECO.ECOID, e)
 		if e.Type == schemas.TypeCalloutCallPlaced && st.CallsMade == 1 {
 			b.firstCalls = append(b.firstCalls, st)
 		}

@@ -1,16 +1,13 @@
 package dialer
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/osprey-strike/strike/internal/cloudevents"
+	"github.com/osprey-strike/strike/consumers/dialer/ringdown"
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/logging"
-	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -57,11 +54,6 @@ func (b *batch) applyControl(r *kgo.Record, now time.Time) error {
 
 // outcomeRecord adds an outcome event decided without a ring-down.
 func (b *batch) outcomeRecord(o schemas.ControlOutcome, now time.Time) {
-	value, err := json.Marshal(o)
-	if err != nil {
-		panic(fmt.Sprintf("marshal control outcome: %v", err)) // only a bug can cause this
-	}
-	b.events = append(b.events, cloudevents.Record(topics.CalloutEvents, o.ECOID, cloudevents.Event{
-		ID:   ids.EventID(schemas.TypeCalloutControlOutcome, o.ECOID, o.ControlID),
-		Type: schemas.TypeCalloutControlOutcome, Source: "strike/" + Name, Subject: o.ECOID, Time: now}, value))
+	b.event(o.ECOID, ringdown.Event{Type: schemas.TypeCalloutControlOutcome,
+		ID: ids.EventID(schemas.TypeCalloutControlOutcome, o.ECOID, o.ControlID), At: now, Value: o})
 }

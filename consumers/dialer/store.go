@@ -88,15 +88,7 @@ func (s PGStore) TwilioContext(ctx context.Context, noc string) (ringdown.Twilio
 	return tc, nil
 }
 
-// LinkActive reads noc_osp_links.status.
+// LinkActive reads the link through tenancy.Store.
 func (s PGStore) LinkActive(ctx context.Context, noc, osp string) (bool, error) {
-	var status string
-	err := s.Pool.QueryRow(ctx, `SELECT status FROM noc_osp_links WHERE noc_tenant_id = $1 AND osp_tenant_id = $2`, noc, osp).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read link %s/%s: %w", noc, osp, err)
-	}
-	return status == tenancy.LinkActive, nil
+	return tenancy.Store{Pool: s.Pool}.LinkActive(ctx, noc, osp)
 }

@@ -173,18 +173,12 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	if err := p.learnPartitions(ctx, kadm.NewClient(sess.Client()), recs); err != nil {
-		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
-			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
-		}
-		return false, kafkaclient.Transient(err)
+		return false, abort(ctx, sess, err)
 	}
 	outs, counts, err := p.decide(ctx, recs)
 	if err != nil {
 		p.metrics.dbErrors.Inc()
-		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
-			return false, fmt.Errorf("abort after %v: %w", err, abortErr)
-		}
-		return false, kafkaclient.Transient(err)
+		return false, abort(ctx, sess, err)
 	}
 
 	var (
@@ -205,10 +199,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	}
 	wg.Wait()
 	if produceErr != nil {
-		if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
-			return false, fmt.Errorf("abort after produce error %v: %w", produceErr, abortErr)
-		}
-		return false, kafkaclient.Transient(fmt.Errorf("produce: %w", produceErr))
+		return false, abort(ctx, sess, fmt.Errorf("produce: %w", produceErr))
 	}
 	if p.beforeCommit != nil {
 		p.beforeCommit()
@@ -229,6 +220,15 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	}
 	p.metrics.dlq.Count(outs...)
 	return true, nil
+}
+
+// abort aborts the transaction after err, a failure a retry can fix: the offsets rewind and the
+// batch comes again. A failed abort is returned as it is (the loop stops on it).
+func abort(ctx context.Context, sess *kgo.GroupTransactSession, err error) error {
+	if _, abortErr := sess.End(context.WithoutCancel(ctx), kgo.TryAbort); abortErr != nil {
+		return fmt.Errorf("abort after %v: %w", err, abortErr)
+	}
+	return kafkaclient.Transient(err)
 }
 
 // learnPartitions reads the partition count of the requests topic when it is not known yet or

@@ -109,21 +109,21 @@ func (e *Egress) Run(ctx context.Context) error {
 		Name: Name, Log: e.log,
 		Poll: func(ctx context.Context) kgo.Fetches { return sess.PollFetches(ctx) },
 		Handle: func(ctx context.Context, recs []*kgo.Record) error {
-			_, err := e.transact(ctx, sess, adm, recs)
-			return kafkaclient.Transient(err)
+			return kafkaclient.Transient(e.transact(ctx, sess, adm, recs))
 		},
 	}.Run(ctx)
 	e.log.Info().Msg("egress stopping")
 	return err
 }
 
-// transact copies one batch in one transaction with its offsets.
-func (e *Egress) transact(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client, recs []*kgo.Record) (bool, error) {
+// transact copies one batch in one transaction with its offsets. A transaction a rebalance
+// aborted is no error: the batch's new owner copies it.
+func (e *Egress) transact(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client, recs []*kgo.Record) error {
 	if err := e.refresh(ctx, adm); err != nil {
-		return false, err
+		return err
 	}
 	if err := sess.Begin(); err != nil {
-		return false, fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", err)
 	}
 	var out []*kgo.Record
 	counts := map[string]int{}
@@ -136,19 +136,19 @@ func (e *Egress) transact(ctx context.Context, sess *kgo.GroupTransactSession, a
 	if len(out) > 0 {
 		if err := sess.ProduceSync(ctx, out...).FirstErr(); err != nil {
 			_, _ = sess.End(context.WithoutCancel(ctx), kgo.TryAbort)
-			return false, fmt.Errorf("produce: %w", err)
+			return fmt.Errorf("produce: %w", err)
 		}
 	}
 	committed, err := sess.End(context.WithoutCancel(ctx), kgo.TryCommit)
 	if err != nil {
-		return false, fmt.Errorf("end transaction: %w", err)
+		return fmt.Errorf("end transaction: %w", err)
 	}
 	if committed {
 		for t, n := range counts {
 			e.copied.WithLabelValues(t).Add(float64(n))
 		}
 	}
-	return committed, nil
+	return nil
 }
 
 // copyOf is r addressed to its NOC's egress topic, or nil when it has none.

@@ -12,6 +12,7 @@ import (
 	"github.com/osprey-strike/strike/consumers/sink"
 	"github.com/osprey-strike/strike/consumers/sink/sinktest"
 	"github.com/osprey-strike/strike/internal/pg"
+	"github.com/osprey-strike/strike/internal/projection"
 )
 
 // ownTheProjections makes role (created if missing, cluster-wide) the owner of the test's schema
@@ -34,7 +35,7 @@ func ownTheProjections(t *testing.T, b *bundle, role string, member bool) {
 		stmts = append(stmts, `DO $$ BEGIN GRANT `+pg.RoleMigrate+` TO `+role+`;
 			EXCEPTION WHEN unique_violation THEN NULL; END $$`)
 	}
-	for _, table := range []string{"eco_board", "eco_timeline", "call_attempts", "sink_offsets"} {
+	for _, table := range projection.Tables {
 		stmts = append(stmts, `ALTER TABLE `+table+` OWNER TO `+role)
 	}
 	for _, s := range stmts {

@@ -146,18 +146,11 @@ func rebuild(ctx context.Context, deps Deps, cfg RebuildConfig, beforeSwap func(
 			items = append(items, dec.decode(r))
 		})
 		var res applyResult
-		for len(items) > 0 {
+		if len(items) > 0 {
 			var err error
-			res, err = w.apply(ctx, items, nil)
-			var poison *poisonError
-			if errors.As(err, &poison) {
-				items[poison.item].kind = itemDLQ
-				continue
-			}
-			if err != nil {
+			if res, err = w.applyDroppingPoison(ctx, items, nil); err != nil {
 				return stats, fmt.Errorf("sink rebuild: %w", err)
 			}
-			break
 		}
 		for i := range items {
 			it := &items[i]

@@ -5,14 +5,15 @@
 // Exactly-once effect: the consumed offsets live in PostgreSQL (sink_offsets) and are written in
 // the same transaction as the rows; on assignment the consumer seeks to them, and every batch is
 // fenced by them, so a replayed batch changes nothing. Rows are merged, never overwritten blindly
-// (see internal/projection, which owns the tables' SQL), so duplicate and out-of-order events converge. A batch is written in a fixed
-// number of round trips whatever its size.
+// (see internal/projection, which owns the tables' SQL), so duplicate and out-of-order events
+// converge. A batch is written in a fixed number of round trips whatever its size.
 //
 // Failure handling: an event type the sink does not know is skipped and counted
 // (strike_sink_events_skipped_total{type,reason}); `strike sink rebuild` picks it up once the
 // sink knows it. An event naming other tenants than the ECO's row is ignored (it changes none
-// of that ECO's rows), counted with reason tenant_mismatch and logged. Undecodable input goes to the DLQ and the batch goes on. A failing database makes the
-// batch retry with backoff; nothing is ever skipped for it.
+// of that ECO's rows), counted with reason tenant_mismatch and logged. Undecodable input goes
+// to the DLQ and the batch goes on. A failing database makes the batch retry with backoff;
+// nothing is ever skipped for it.
 package sink
 
 import (
@@ -182,7 +183,6 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // adjustOffsets starts each newly assigned partition at its offset stored in PostgreSQL.
 func (s *Sink) adjustOffsets(ctx context.Context, assigned map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
-	var stored map[TP]int64
 	op := func() (map[TP]int64, error) { return projection.ReadOffsets(ctx, s.deps.Pool, s.cfg.Group, false) }
 	stored, err := backoff.Retry(ctx, op, backoff.WithBackOff(s.newBackoff()), backoff.WithMaxElapsedTime(time.Minute))
 	if err != nil {
@@ -213,24 +213,36 @@ func (s *Sink) checkStored(ctx context.Context, cl *kgo.Client) error {
 		return err
 	}
 	s.mu.Lock()
-	rewind := map[string]map[int32]kgo.EpochOffset{}
+	behind := map[TP]int64{}
 	for tp, exp := range s.expected {
 		if st := stored[tp]; st < exp { // a missing row reads as 0
-			if rewind[tp.Topic] == nil {
-				rewind[tp.Topic] = map[int32]kgo.EpochOffset{}
-			}
-			rewind[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: st}
-			s.expected[tp] = st
-			s.metrics.rewinds.Inc()
-			s.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int64("offset", st).
-				Msg("stored offset is behind this replica (projections were rebuilt); seeking back")
+			behind[tp] = st
 		}
 	}
+	seek := s.seekBackLocked(behind)
 	s.mu.Unlock()
-	if len(rewind) > 0 {
-		cl.SetOffsets(rewind)
+	if len(seek) > 0 {
+		cl.SetOffsets(seek)
 	}
 	return nil
+}
+
+// seekBackLocked sets each partition of to back to its stored offset (a rebuild was swapped
+// in), logs and counts it, and returns the seeks for cl.SetOffsets, to issue once s.mu (held
+// by the caller) is released.
+func (s *Sink) seekBackLocked(to map[TP]int64) map[string]map[int32]kgo.EpochOffset {
+	seek := map[string]map[int32]kgo.EpochOffset{}
+	for tp, off := range to {
+		s.expected[tp] = off
+		if seek[tp.Topic] == nil {
+			seek[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		seek[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		s.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int64("offset", off).
+			Msg("stored offset is behind this replica (projections were rebuilt); seeking back")
+	}
+	s.metrics.rewinds.Add(float64(len(to)))
+	return seek
 }
 
 func (s *Sink) forget(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
@@ -309,20 +321,10 @@ func (s *Sink) handle(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) e
 	for tp, next := range res.next {
 		s.expected[tp] = next
 	}
-	rewind := map[string]map[int32]kgo.EpochOffset{}
-	for tp, off := range res.rewind {
-		s.expected[tp] = off
-		if rewind[tp.Topic] == nil {
-			rewind[tp.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		rewind[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
-		s.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int64("offset", off).
-			Msg("stored offset is behind this replica (projections were rebuilt); seeking back")
-	}
+	seek := s.seekBackLocked(res.rewind)
 	s.mu.Unlock()
-	if len(rewind) > 0 {
-		s.metrics.rewinds.Add(float64(len(res.rewind)))
-		cl.SetOffsets(rewind)
+	if len(seek) > 0 {
+		cl.SetOffsets(seek)
 	}
 	s.count(items, res)
 	s.metrics.batchSeconds.Observe(time.Since(start).Seconds())
@@ -459,19 +461,9 @@ func ApplyRecords(ctx context.Context, pool *pgxpool.Pool, v *schemas.Validator,
 		items[i] = dec.decode(r)
 	}
 	w := &writer{pool: pool, noOffsets: true}
-	var res applyResult
-	for {
-		var err error
-		res, err = w.apply(ctx, items, nil)
-		var poison *poisonError
-		if errors.As(err, &poison) {
-			items[poison.item].kind = itemDLQ
-			continue
-		}
-		if err != nil {
-			return 0, err
-		}
-		break
+	res, err := w.applyDroppingPoison(ctx, items, nil)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for i := range items {

@@ -143,6 +143,20 @@ func (w *writer) apply(ctx context.Context, items []item, expected map[TP]int64)
 	return res, nil
 }
 
+// applyDroppingPoison is apply that drops each item PostgreSQL refuses for its data (marking it
+// itemDLQ) and writes the batch again without it, for the callers that do not dead-letter
+// (the rebuild, ApplyRecords): the live sink sends a refused record to the DLQ first.
+func (w *writer) applyDroppingPoison(ctx context.Context, items []item, expected map[TP]int64) (applyResult, error) {
+	for {
+		res, err := w.apply(ctx, items, expected)
+		var poison *poisonError
+		if !errors.As(err, &poison) {
+			return res, err
+		}
+		items[poison.item].kind = itemDLQ
+	}
+}
+
 type tenantCheck int
 
 const (

@@ -43,10 +43,13 @@ const MaxValueBytes = 128 << 10
 // maxHeaderError bounds the error text copied into a header; the value has it up to maxError.
 const maxHeaderError = 512
 
+// MaxKeyBytes bounds a DLQ record's key (the original key, cut): a DLQ key of exactly this
+// length may be a cut one.
+const MaxKeyBytes = 1 << 10
+
 // Bounds on the parts of a DLQ record that come from its input, so the record always fits.
 const (
 	maxError          = 4 << 10  // error text in the value
-	maxKey            = 1 << 10  // the DLQ record's key (the original key, cut)
 	maxHeaderKey      = 256      // one original header's key
 	maxHeaderValue    = 1 << 10  // one original header's value
 	maxOriginalHeader = 16 << 10 // all original headers, JSON-encoded
@@ -89,8 +92,8 @@ func Record(consumer string, in *kgo.Record, reason string, cause error, now tim
 		Time:   now,
 	}, value)
 	out.Key = in.Key // keep a nil key nil
-	if len(out.Key) > maxKey {
-		out.Key = out.Key[:maxKey]
+	if len(out.Key) > MaxKeyBytes {
+		out.Key = out.Key[:MaxKeyBytes]
 	}
 	errText := rec.Error
 	if len(errText) > maxHeaderError {

@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/dlq"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/topics"
 	"github.com/osprey-strike/strike/schemas"
 )
@@ -36,10 +37,6 @@ import (
 // "strike.dlq.v1/<partition>/<offset>", so a record that fails again and returns to the DLQ is
 // recognisable as a replay (its original headers carry this header) and a loop can be seen.
 const HeaderReplayOf = "strike_dlq_replay_of"
-
-// keyLimit is the length dlq.Record cuts a key to: a DLQ key of exactly this length may be a
-// cut one, and replaying it would send the record to the wrong key.
-const keyLimit = 1 << 10
 
 // Why a selected record is skipped.
 const (
@@ -104,35 +101,10 @@ func Run(ctx context.Context, base []kgo.Opt, opts Options) (Counts, error) {
 		return Counts{}, err
 	}
 	defer adminCl.Close()
-	adm := kadm.NewClient(adminCl)
-	ends, err := adm.ListCommittedOffsets(ctx, topics.DLQ)
-	if err == nil {
-		err = ends.Error()
-	}
+	from, end, err := kafkaclient.StableRange(ctx, kadm.NewClient(adminCl), topics.DLQ, opts.Since)
 	if err != nil {
-		return Counts{}, fmt.Errorf("end offsets of %s: %w", topics.DLQ, err)
+		return Counts{}, err
 	}
-	var starts kadm.ListedOffsets
-	if opts.Since.IsZero() {
-		starts, err = adm.ListStartOffsets(ctx, topics.DLQ)
-	} else {
-		starts, err = adm.ListOffsetsAfterMilli(ctx, opts.Since.UnixMilli(), topics.DLQ)
-	}
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return Counts{}, fmt.Errorf("start offsets of %s: %w", topics.DLQ, err)
-	}
-	from := map[int32]kgo.Offset{}
-	end := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		s, ok := starts.Lookup(o.Topic, o.Partition)
-		if ok && s.Offset < o.Offset {
-			from[o.Partition] = kgo.NewOffset().At(s.Offset)
-			end[o.Partition] = o.Offset
-		}
-	})
 	if len(from) == 0 {
 		report(opts, &c)
 		return c.get(), nil
@@ -298,7 +270,7 @@ func selectRecord(r *kgo.Record, opts Options) (Item, *kgo.Record, bool) {
 		it.Skip = SkipUndecodable + ": " + err.Error()
 	case rec.OriginalHeadersTruncated:
 		it.Skip = SkipHeadersTruncated
-	case len(r.Key) >= keyLimit:
+	case len(r.Key) >= dlq.MaxKeyBytes: // maybe cut: replayed, it would go to the wrong key
 		it.Skip = SkipKeyMaybeCut
 	}
 	if it.Skip != "" {

@@ -233,6 +233,7 @@ func Check(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 	var missing []Grant
 	topicOps := map[string]kadm.TopicDetail{}
 	groupOps := map[string][]kadm.ACLOperation{}
+	txnDenied := map[string]bool{} // Write and Describe on one id: one probe
 	for _, g := range gs {
 		switch g.Resource {
 		case kmsg.ACLResourceTypeTopic:
@@ -289,9 +290,14 @@ func Check(ctx context.Context, adm *kadm.Client, gs []Grant) error {
 			// Any other answer (the id is unknown, a broker before DescribeTransactions, 3.0)
 			// is not a refusal: the brokers were reachable a moment ago (the topics above), and
 			// a missing Write shows at the first transaction, as a FatalError.
-			_, err := adm.DescribeTransactions(ctx, g.Name)
-			var ae *kadm.AuthError
-			if errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.As(err, &ae) {
+			denied, ok := txnDenied[g.Name]
+			if !ok {
+				_, err := adm.DescribeTransactions(ctx, g.Name)
+				var ae *kadm.AuthError
+				denied = errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.As(err, &ae)
+				txnDenied[g.Name] = denied
+			}
+			if denied {
 				missing = append(missing, g)
 			}
 		}

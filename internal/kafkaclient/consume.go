@@ -52,9 +52,14 @@ func Transient(err error) error {
 // principal lacks an ACL. Its message says which.
 type FatalError struct{ Err error }
 
+// Credentials reports whether the brokers refused the credentials; otherwise an ACL is missing.
+func (e *FatalError) Credentials() bool {
+	return errors.Is(e.Err, kerr.SaslAuthenticationFailed) || errors.Is(e.Err, kerr.IllegalSaslState) ||
+		errors.Is(e.Err, kerr.UnsupportedSaslMechanism)
+}
+
 func (e *FatalError) Error() string {
-	if errors.Is(e.Err, kerr.SaslAuthenticationFailed) || errors.Is(e.Err, kerr.IllegalSaslState) ||
-		errors.Is(e.Err, kerr.UnsupportedSaslMechanism) {
+	if e.Credentials() {
 		return "kafka refused the credentials (check the SASL mechanism, user and password): " + e.Err.Error()
 	}
 	return "kafka refused an operation: the principal lacks an ACL it needs (strike kafka access --components prints them): " + e.Err.Error()

@@ -61,7 +61,7 @@ func NewSecured(t testing.TB, opts ...kfake.Opt) *Cluster {
 	if os.Getenv("STRIKE_TEST_BROKER") == "container" {
 		return newContainer(t)
 	}
-	sec, err := kafkaclient.Settings{Mechanism: kafkaclient.MechPlain, Username: superuser, Password: superPassword}.Load()
+	sec, err := Superuser().Load()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +122,12 @@ func (c *Cluster) user(t testing.TB, user string, gs []kafkaacl.Grant) kafkaclie
 	if err := kafkaacl.Apply(ctx, adm, gs); err != nil {
 		t.Fatalf("kafkatest: ACLs of %s: %v", user, err)
 	}
+	return as(t, user)
+}
+
+// as is how user connects with the mechanism and password Principal and NOC give it.
+func as(t testing.TB, user string) kafkaclient.Security {
+	t.Helper()
 	sec, err := kafkaclient.Settings{Mechanism: Mechanism, Username: user, Password: Password(user)}.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -154,21 +160,13 @@ func ChildPrincipal(t testing.TB, component string) kafkaclient.Security {
 	if os.Getenv(childSecuredEnv) != "true" {
 		return kafkaclient.Security{}
 	}
-	user := "strike-" + component
-	sec, err := kafkaclient.Settings{Mechanism: Mechanism, Username: user, Password: Password(user)}.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sec
+	return as(t, "strike-"+component)
 }
 
 // Superuser is the secured broker's superuser, for a command a test runs with flags.
 func Superuser() kafkaclient.Settings {
 	return kafkaclient.Settings{Mechanism: kafkaclient.MechPlain, Username: superuser, Password: superPassword}
 }
-
-// Secured reports whether the broker runs with SASL and ACLs on.
-func (c *Cluster) Secured() bool { return c.secured }
 
 // Opts is the superuser's connection options on a secured broker (nil otherwise), for clients a
 // test builds itself.

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/osprey-strike/strike/internal/dlqreplay"
+	"github.com/osprey-strike/strike/internal/kafkaclient"
 	"github.com/osprey-strike/strike/internal/lag"
 	"github.com/osprey-strike/strike/internal/topics"
 )
@@ -139,27 +140,10 @@ func liveRingDowns(ctx context.Context, base []kgo.Opt) (map[string]int, error) 
 		return nil, err
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends, err := adm.ListCommittedOffsets(ctx, topics.CalloutState)
-	if err == nil {
-		err = ends.Error()
-	}
+	from, end, err := kafkaclient.StableRange(ctx, kadm.NewClient(cl), topics.CalloutState, time.Time{})
 	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topics.CalloutState, err)
+		return nil, err
 	}
-	starts, err := adm.ListStartOffsets(ctx, topics.CalloutState)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start offsets of %s: %w", topics.CalloutState, err)
-	}
-	from, end := map[int32]kgo.Offset{}, map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && s.Offset < o.Offset {
-			from[o.Partition], end[o.Partition] = kgo.NewOffset().At(s.Offset), o.Offset
-		}
-	})
 	phase := map[string]string{} // eco_id → live phase
 	if len(from) > 0 {
 		cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topics.CalloutState: from})

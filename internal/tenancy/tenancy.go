@@ -148,6 +148,19 @@ func (s Store) UpsertOSP(ctx context.Context, o OSP) error {
 	return wrap("create job counter for OSP "+o.ID, err)
 }
 
+// LinkActive says whether noc may give osp work: its link exists and is active.
+func (s Store) LinkActive(ctx context.Context, noc, osp string) (bool, error) {
+	var status string
+	err := s.Pool.QueryRow(ctx, `SELECT status FROM noc_osp_links WHERE noc_tenant_id = $1 AND osp_tenant_id = $2`, noc, osp).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read link %s/%s: %w", noc, osp, err)
+	}
+	return status == LinkActive, nil
+}
+
 // UpsertLink creates a link or changes its status and default flag.
 func (s Store) UpsertLink(ctx context.Context, l Link) error {
 	switch l.Status {
@@ -171,20 +184,6 @@ func (s Store) UpsertLink(ctx context.Context, l Link) error {
 // fixed (non-rotating) roster. PutRoster takes rotation and availability too.
 func (s Store) SetRoster(ctx context.Context, ospID, region, name string, contacts []Contact) error {
 	return s.PutRoster(ctx, Roster{OSPTenantID: ospID, Region: region, Name: name, Rotation: RotationFixed, Contacts: contacts})
-}
-
-// Roster returns an OSP region's contacts in call order.
-func (s Store) Roster(ctx context.Context, ospID, region string) ([]Contact, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT position, name, phone FROM roster_contacts
-		WHERE osp_tenant_id = $1 AND region = $2 ORDER BY position`, ospID, region)
-	if err != nil {
-		return nil, wrap("read roster", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Contact, error) {
-		var c Contact
-		err := r.Scan(&c.Position, &c.Name, &c.Phone)
-		return c, err
-	})
 }
 
 // UpsertPolicy saves a NOC's callout policy.

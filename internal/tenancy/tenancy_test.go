@@ -79,11 +79,11 @@ func TestSetRosterReplacesTheRegionInCallOrder(t *testing.T) {
 	if err := s.SetRoster(ctx, "osp-a", "north", "", []tenancy.Contact{{Position: 1, Name: "C", Phone: "+15550100003"}}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Roster(ctx, "osp-a", "north")
+	r, err := s.GetRoster(ctx, "osp-a", "north")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Name != "C" {
+	if got := r.Contacts; len(got) != 1 || got[0].Name != "C" {
 		t.Errorf("roster %+v, want only C: a new roster replaces the old one", got)
 	}
 }

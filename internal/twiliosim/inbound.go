@@ -199,6 +199,5 @@ func (s *Sim) handleUpdateNumber(w http.ResponseWriter, r *http.Request) {
 		n.StatusCallback = f.Get("StatusCallback")
 	}
 	s.incoming[key] = n
-	found := &n
-	writeJSON(w, http.StatusOK, resourceOf(*found))
+	writeJSON(w, http.StatusOK, resourceOf(n))
 }

@@ -171,12 +171,10 @@ func (n NOCCallIns) Offers(ctx context.Context, account, to, from string) ([]Off
 	}
 	out := make([]Offer, len(open))
 	for i, o := range open {
-		out[i] = Offer{ECOID: o.ECOID, JobNumber: o.JobNumber, Site: o.Site, Summary: o.Summary}
-	}
-	for _, o := range out {
 		if _, err := uuid.Parse(o.ECOID); err != nil {
 			return nil, fmt.Errorf("ECO id %q: %w", o.ECOID, err)
 		}
+		out[i] = Offer{ECOID: o.ECOID, JobNumber: o.JobNumber, Site: o.Site, Summary: o.Summary}
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -55,7 +54,8 @@ type ControlResponse struct {
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // finishedStatuses are the board statuses after which no control can change anything.
-var finishedStatuses = []string{"accepted", "exhausted", "failed_over", "cancelled", "rejected"}
+var finishedStatuses = []string{projection.StatusAccepted, projection.StatusExhausted, projection.StatusFailedOver,
+	projection.StatusCancelled, projection.StatusRejected}
 
 func (a *API) controlECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
 	eco := strings.ToLower(r.PathValue("eco"))
@@ -104,7 +104,7 @@ func (a *API) control(ctx context.Context, c *reqCtx, eco string, body ControlBo
 		return ControlResponse{}, errInternal
 	}
 	noc, osp, status := entry.NOC, entry.OSP, entry.Status
-	if slices.Contains(finishedStatuses, status) {
+	if Finished(status) {
 		a.metrics.intake.WithLabelValues("control", "finished").Inc()
 		return ControlResponse{}, problem(http.StatusConflict, ProbECOFinished, "The callout has ended",
 			fmt.Sprintf("The ECO is %s; a control changes only a running callout.", status))
@@ -139,13 +139,7 @@ func (a *API) control(ctx context.Context, c *reqCtx, eco string, body ControlBo
 // checks again (it decides against the ring-down as it is when the control arrives).
 func checkControl(b ControlBody) []FieldError {
 	g := engagement.Defaults()
-	var errs []FieldError
-	if b.RequestID != "" && !uuidPattern.MatchString(b.RequestID) {
-		errs = append(errs, FieldError{"request_id", "want a lower-case UUID"})
-	}
-	if len(b.Reason) > 500 {
-		errs = append(errs, FieldError{"reason", "at most 500 characters"})
-	}
+	errs := checkRequestReason(b.RequestID, b.Reason)
 	switch b.Action {
 	case schemas.ControlPeopleNeeded:
 		if b.PeopleNeeded < 1 || b.PeopleNeeded > g.PeopleNeededMax {

@@ -530,7 +530,7 @@ func (a *API) list(ctx context.Context, kind, tenant string, q ListQuery) (listR
 	if len(errs) > 0 {
 		return listResponse{}, problem(http.StatusBadRequest, ProbValidation, "Invalid query", "", errs...)
 	}
-	items, more, err := listECOs(ctx, a.deps.Pool, kind, tenant, f)
+	items, more, err := projection.ListECOs(ctx, a.deps.Pool, kind, tenant, f)
 	if err != nil {
 		a.log.Error().Err(err).Msg("list ECOs")
 		return listResponse{}, errInternal
@@ -563,7 +563,7 @@ func (a *API) get(ctx context.Context, kind, tenant, eco string) (ECODetail, *Pr
 		return ECODetail{}, errECONotFound
 	}
 	d, err := getECO(ctx, a.deps.Pool, kind, tenant, eco)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, projection.ErrNotFound) {
 		return ECODetail{}, errECONotFound
 	}
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/osprey-strike/strike/internal/ids"
 	"github.com/osprey-strike/strike/internal/logging"
 	"github.com/osprey-strike/strike/internal/projection"
+	"github.com/osprey-strike/strike/internal/tenancy"
 	"github.com/osprey-strike/strike/schemas"
 )
 
@@ -242,12 +243,20 @@ func (a *API) produceIntake(ctx context.Context, c *reqCtx, kind, requestID, osp
 }
 
 func (a *API) linkActive(ctx context.Context, noc, osp string) (bool, error) {
-	var status string
-	err := a.deps.Pool.QueryRow(ctx, `SELECT status FROM noc_osp_links WHERE noc_tenant_id = $1 AND osp_tenant_id = $2`, noc, osp).Scan(&status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+	return tenancy.Store{Pool: a.deps.Pool}.LinkActive(ctx, noc, osp)
+}
+
+// checkRequestReason checks the two fields every cancel and control body has: an optional
+// request_id (a lower-case UUID) and a reason of at most 500 characters.
+func checkRequestReason(requestID, reason string) []FieldError {
+	var errs []FieldError
+	if requestID != "" && !uuidPattern.MatchString(requestID) {
+		errs = append(errs, FieldError{"request_id", "want a lower-case UUID"})
 	}
-	return status == "active", err
+	if len(reason) > 500 {
+		errs = append(errs, FieldError{"reason", "at most 500 characters"})
+	}
+	return errs
 }
 
 func (a *API) cancelECO(w http.ResponseWriter, r *http.Request, c *reqCtx) *Problem {
@@ -270,14 +279,7 @@ func (a *API) cancel(ctx context.Context, c *reqCtx, eco string, body CancelECOB
 	if !uuidPattern.MatchString(eco) {
 		return IntakeResponse{}, errECONotFound
 	}
-	var errs []FieldError
-	if body.RequestID != "" && !uuidPattern.MatchString(body.RequestID) {
-		errs = append(errs, FieldError{"request_id", "want a lower-case UUID"})
-	}
-	if len(body.Reason) > 500 {
-		errs = append(errs, FieldError{"reason", "at most 500 characters"})
-	}
-	if len(errs) > 0 {
+	if errs := checkRequestReason(body.RequestID, body.Reason); len(errs) > 0 {
 		return IntakeResponse{}, problem(http.StatusUnprocessableEntity, ProbValidation, "Invalid cancel", "", errs...)
 	}
 	entry, err := projection.LookUp(ctx, a.deps.Pool, KindNOC, c.tenant, eco)

@@ -14,12 +14,6 @@ import (
 // The API reads the sink's projections through internal/projection, which owns their SQL and
 // their row-level security; these names keep the API's vocabulary.
 
-// APIRoles are the PostgreSQL roles the API reads projections as, one per tenant kind.
-var APIRoles = projection.APIRoles
-
-// ErrNotFound is returned for an ECO the active tenant cannot see.
-var ErrNotFound = projection.ErrNotFound
-
 // The API's views of the board, the timeline and call attempts.
 type (
 	ECO           = projection.ECO
@@ -64,11 +58,6 @@ func (a *API) adminStore(ctx context.Context, fn func(tenancy.Store) error) erro
 	return adminTx(ctx, a.deps.Pool, func(tx pgx.Tx) error { return fn(tenancy.Store{Pool: tx}) })
 }
 
-// listECOs returns one page of the tenant's ECOs, newest first, and whether there is more.
-func listECOs(ctx context.Context, pool *pgxpool.Pool, kind, tenant string, f ListFilter) ([]ECO, bool, error) {
-	return projection.ListECOs(ctx, pool, kind, tenant, f)
-}
-
 // ECODetail is an ECO with its timeline and call attempts, and why each person of its roster
 // was or was not called.
 type ECODetail struct {
@@ -77,7 +66,7 @@ type ECODetail struct {
 	People *PeopleView `json:"people,omitempty"`
 }
 
-// getECO returns one ECO of the tenant with its timeline, calls and people, or ErrNotFound.
+// getECO returns one ECO of the tenant with its timeline, calls and people, or projection.ErrNotFound.
 func getECO(ctx context.Context, pool *pgxpool.Pool, kind, tenant, ecoID string) (ECODetail, error) {
 	d, err := projection.GetECO(ctx, pool, kind, tenant, ecoID)
 	if err != nil {

@@ -38,13 +38,9 @@ func (a Accounts) IssueToken(ctx context.Context, email, name string, ttl time.D
 	if ttl <= 0 {
 		return "", TokenInfo{}, fmt.Errorf("%w: token lifetime %s: want a positive duration", ErrInvalidInput, ttl)
 	}
-	var userID string
-	err := a.Pool.QueryRow(ctx, `SELECT id::text FROM users WHERE email = $1`, strings.ToLower(strings.TrimSpace(email))).Scan(&userID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", TokenInfo{}, fmt.Errorf("%w: %s", ErrUnknownUser, email)
-	}
+	userID, err := a.userID(ctx, email)
 	if err != nil {
-		return "", TokenInfo{}, fmt.Errorf("issue token: %w", err)
+		return "", TokenInfo{}, err
 	}
 	return a.issueFor(ctx, userID, name, ttl)
 }

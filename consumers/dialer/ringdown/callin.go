@@ -75,10 +75,7 @@ func (m Machine) applyCallIn(s *State, cb schemas.TelephonyCallback, now time.Ti
 		if cb.Kind == schemas.CallbackGather && cb.Digits == "1" && !s.lateSeen(cb.CallID) {
 			// No place was held (refused, expired, or the ECO filled meanwhile): recorded as a
 			// late acceptance, never counted.
-			s.Ended = append(s.Ended, EndedCall{ID: cb.CallID, SID: cb.CallSID, Result: schemas.CallCanceled, Late: true})
-			if len(s.Ended) > maxEnded {
-				s.Ended = s.Ended[len(s.Ended)-maxEnded:]
-			}
+			s.remember(EndedCall{ID: cb.CallID, SID: cb.CallSID, Result: schemas.CallCanceled, Late: true})
 			return out, m.late(s, &out, cb.CallID, cb.CallSID, schemas.Contact{Phone: cb.From}, now)
 		}
 		return out, nil
@@ -111,16 +108,8 @@ func (m Machine) acceptHold(s *State, out *Output, i int, now time.Time) error {
 	if s.needed() <= 0 || s.Final() {
 		return m.late(s, out, h.CallID, h.SID, h.Contact, now)
 	}
-	s.Accepted = append(s.Accepted, Acceptance{Contact: h.Contact, CallSID: h.SID, At: now, CallsMade: s.CallsMade})
-	out.Accepted++
-	out.Events = append(out.Events, Event{Type: schemas.TypeCalloutAccepted,
-		ID: ids.EventID(schemas.TypeCalloutAccepted, s.ECO.ECOID, h.CallID), At: now,
-		Value: schemas.CalloutAccepted{CalloutRef: s.ref(), Contact: h.Contact, CallSID: h.SID, CallsMade: s.CallsMade,
-			AcceptedCount: len(s.Accepted), PeopleNeeded: max(s.ECO.PeopleNeeded, 1), AcceptedAt: now.UTC()}})
-	s.Ended = append(s.Ended, EndedCall{ID: h.CallID, SID: h.SID, Result: schemas.CallAccepted})
-	if len(s.Ended) > maxEnded {
-		s.Ended = s.Ended[len(s.Ended)-maxEnded:]
-	}
+	m.count(s, out, h.CallID, h.SID, h.Contact, now)
+	s.remember(EndedCall{ID: h.CallID, SID: h.SID, Result: schemas.CallAccepted})
 	// A placed call to the same person is no longer needed.
 	for k := len(s.Calls) - 1; k >= 0; k-- {
 		if s.Calls[k].Contact.Position == h.Contact.Position {
@@ -140,16 +129,21 @@ func (m Machine) acceptHold(s *State, out *Output, i int, now time.Time) error {
 
 // release gives held place i back and moves the ring-down on.
 func (m Machine) release(s *State, out *Output, i int, reason string, now time.Time) error {
+	m.dropHold(s, out, i, reason, now)
+	if s.Phase == PhaseRinging {
+		return m.advance(s, out, now)
+	}
+	return nil
+}
+
+// dropHold gives held place i back, with its released event, without moving the ring-down on.
+func (m Machine) dropHold(s *State, out *Output, i int, reason string, now time.Time) {
 	h := s.Steer.Holds[i]
 	s.Steer.Holds = slices.Delete(s.Steer.Holds, i, i+1)
 	out.Changed = true
 	ct := h.Contact
 	out.Events = append(out.Events, m.callInEvent(s, schemas.CallIn{CalloutRef: s.ref(), CallID: h.CallID, CallSID: h.SID,
 		Contact: &ct, Outcome: schemas.CallInReleased, Reason: reason, At: now.UTC()}, now))
-	if s.Phase == PhaseRinging {
-		return m.advance(s, out, now)
-	}
-	return nil
 }
 
 // expireHolds releases the holds whose time is up.

@@ -244,11 +244,7 @@ func (m Machine) skip(s *State, out *Output, ct schemas.Contact, detail string, 
 	// A call-in of theirs gives its place back: their 1 is no longer wanted (it is late).
 	for i := len(s.Steer.Holds) - 1; i >= 0; i-- {
 		if s.Steer.Holds[i].Contact.Position == ct.Position {
-			h := s.Steer.Holds[i]
-			s.Steer.Holds = slices.Delete(s.Steer.Holds, i, i+1)
-			c := h.Contact
-			out.Events = append(out.Events, m.callInEvent(s, schemas.CallIn{CalloutRef: s.ref(), CallID: h.CallID, CallSID: h.SID,
-				Contact: &c, Outcome: schemas.CallInReleased, Reason: schemas.SkipBypassed, At: now.UTC()}, now))
+			m.dropHold(s, out, i, schemas.SkipBypassed, now)
 		}
 	}
 }

@@ -207,12 +207,9 @@ func (c Call) sids() []string {
 // ended records a call's end and emits CallEnded.
 func (m Machine) ended(s *State, out *Output, c Call, result, detail string, now time.Time) {
 	contact := c.Contact
-	s.Ended = append(s.Ended, EndedCall{ID: c.ID, SID: c.SID, Result: result, Contact: &contact})
+	s.remember(EndedCall{ID: c.ID, SID: c.SID, Result: result, Contact: &contact})
 	if result == schemas.CallInvalidNumber {
 		s.invalid(c.Contact.Phone)
-	}
-	if len(s.Ended) > maxEnded {
-		s.Ended = s.Ended[len(s.Ended)-maxEnded:]
 	}
 	out.Changed = true
 	out.Events = append(out.Events, Event{Type: schemas.TypeCalloutCallEnded,
@@ -276,12 +273,7 @@ func (m Machine) accept(s *State, out *Output, i int, sid string, now time.Time)
 			out.Commands = append(out.Commands, Command{Kind: CmdEnd, ECOID: s.ECO.ECOID, Call: Call{ID: c.ID, SID: other}})
 		}
 	}
-	s.Accepted = append(s.Accepted, Acceptance{Contact: c.Contact, CallSID: sid, At: now, CallsMade: s.CallsMade})
-	out.Accepted++
-	out.Events = append(out.Events, Event{Type: schemas.TypeCalloutAccepted,
-		ID: ids.EventID(schemas.TypeCalloutAccepted, s.ECO.ECOID, c.ID), At: now,
-		Value: schemas.CalloutAccepted{CalloutRef: s.ref(), Contact: c.Contact, CallSID: sid, CallsMade: s.CallsMade,
-			AcceptedCount: len(s.Accepted), PeopleNeeded: max(s.ECO.PeopleNeeded, 1), AcceptedAt: now.UTC()}})
+	m.count(s, out, c.ID, sid, c.Contact, now)
 	s.Calls = append(s.Calls[:i:i], s.Calls[i+1:]...)
 	m.ended(s, out, c, schemas.CallAccepted, "", now)
 	if s.needed() <= 0 {
@@ -289,6 +281,16 @@ func (m Machine) accept(s *State, out *Output, i int, sid string, now time.Time)
 		return nil
 	}
 	return m.advance(s, out, now)
+}
+
+// count records contact's 1 on call callID (SID sid) as an acceptance that counts.
+func (m Machine) count(s *State, out *Output, callID, sid string, contact schemas.Contact, now time.Time) {
+	s.Accepted = append(s.Accepted, Acceptance{Contact: contact, CallSID: sid, At: now, CallsMade: s.CallsMade})
+	out.Accepted++
+	out.Events = append(out.Events, Event{Type: schemas.TypeCalloutAccepted,
+		ID: ids.EventID(schemas.TypeCalloutAccepted, s.ECO.ECOID, callID), At: now,
+		Value: schemas.CalloutAccepted{CalloutRef: s.ref(), Contact: contact, CallSID: sid, CallsMade: s.CallsMade,
+			AcceptedCount: len(s.Accepted), PeopleNeeded: max(s.ECO.PeopleNeeded, 1), AcceptedAt: now.UTC()}})
 }
 
 // late records an acceptance that came after the ECO was filled (or ended): it never counts.

@@ -200,10 +200,8 @@ func (s *State) callee(callID string) schemas.Contact {
 			return *e.Contact
 		}
 	}
-	for _, c := range s.Roster {
-		if c.Position == pos {
-			return c
-		}
+	if c, ok := s.contact(pos); ok {
+		return c
 	}
 	return schemas.Contact{Position: pos}
 }

@@ -26,6 +26,14 @@ const maxStray = 4
 // maxEnded bounds the memory of ended calls kept for late and duplicated callbacks.
 const maxEnded = 8
 
+// remember adds e to the ended calls, forgetting the oldest beyond maxEnded.
+func (s *State) remember(e EndedCall) {
+	s.Ended = append(s.Ended, e)
+	if len(s.Ended) > maxEnded {
+		s.Ended = s.Ended[len(s.Ended)-maxEnded:]
+	}
+}
+
 // State is one ECO's ring-down, as stored (JSON) in the compacted strike.callout.state.v1.
 type State struct {
 	V      int                `json:"v"`

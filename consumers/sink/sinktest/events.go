@@ -109,31 +109,25 @@ func (e ECO) Ended(pos int, result string, dt time.Duration) *kgo.Record {
 }
 
 // Accepted is callout.accepted by position pos, dt after creation.
-func (e ECO) Accepted(pos int, dt time.Duration) *kgo.Record {
-	at := e.At.Add(dt)
-	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutAccepted, at, schemas.CalloutAccepted{
-		CalloutRef: e.ref(), Contact: contact(pos), CallSID: fmt.Sprintf("CA%032d", pos), CallsMade: pos,
-		AcceptedCount: 1, PeopleNeeded: 1, AcceptedAt: at,
-	}, e.ECOID, fmt.Sprint(pos))
-}
+func (e ECO) Accepted(pos int, dt time.Duration) *kgo.Record { return e.accepted(pos, 1, 1, false, dt) }
 
 // AcceptedOf is callout.accepted by position pos as the count-th acceptance of an ECO needing
 // needed people, dt after creation.
 func (e ECO) AcceptedOf(pos, count, needed int, dt time.Duration) *kgo.Record {
-	at := e.At.Add(dt)
-	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutAccepted, at, schemas.CalloutAccepted{
-		CalloutRef: e.ref(), Contact: contact(pos), CallSID: fmt.Sprintf("CA%032d", pos), CallsMade: pos,
-		AcceptedCount: count, PeopleNeeded: needed, AcceptedAt: at,
-	}, e.ECOID, fmt.Sprint(pos))
+	return e.accepted(pos, count, needed, false, dt)
 }
 
 // AcceptedLate is callout.accepted by position pos after the ECO already had the people it
 // needed (late: true), dt after creation.
 func (e ECO) AcceptedLate(pos int, dt time.Duration) *kgo.Record {
+	return e.accepted(pos, 2, 1, true, dt)
+}
+
+func (e ECO) accepted(pos, count, needed int, late bool, dt time.Duration) *kgo.Record {
 	at := e.At.Add(dt)
 	return record(topics.CalloutEvents, e.ECOID, schemas.TypeCalloutAccepted, at, schemas.CalloutAccepted{
 		CalloutRef: e.ref(), Contact: contact(pos), CallSID: fmt.Sprintf("CA%032d", pos), CallsMade: pos,
-		AcceptedCount: 2, PeopleNeeded: 1, Late: true, AcceptedAt: at,
+		AcceptedCount: count, PeopleNeeded: needed, Late: late, AcceptedAt: at,
 	}, e.ECOID, fmt.Sprint(pos))
 }
 

@@ -55,42 +55,37 @@ func (s *streamCounts) release(user string) {
 
 type renderFunc func(r *http.Request, q *req) (string, *gateway.Problem)
 
-func (u *UI) boardLive(kind string) pageFunc {
+// live is the stream of a page's live fragment: data is the page's own read, fragment the
+// template in page that renders it. The active tenant is derived again from the identity the
+// stream last read, so a changed role shows (the ECO page's controls).
+func live[T any](u *UI, kind, page, fragment string, data func(r *http.Request, q *req, a *active) (T, *gateway.Problem)) pageFunc {
 	return func(w http.ResponseWriter, r *http.Request, q *req) {
-		a, ok := u.authorize(w, r, q, kind, gateway.ActRead)
-		if !ok {
+		if _, ok := u.authorize(w, r, q, kind, gateway.ActRead); !ok {
 			return
 		}
+		tenant := r.PathValue(kind)
 		u.stream(w, r, q, func(r *http.Request, q *req) (string, *gateway.Problem) {
-			d, p := u.boardData(r, q, kind, a.ID)
+			role, p := gateway.Authorize(q.id, kind, tenant, gateway.ActRead)
 			if p != nil {
 				return "", p
 			}
-			return u.fragment("board", "rows", q, a, d)
+			a := u.activeFor(q, kind, tenant, role)
+			d, p := data(r, q, a)
+			if p != nil {
+				return "", p
+			}
+			return u.fragment(page, fragment, q, a, d)
 		})
 	}
 }
 
-func (u *UI) ecoLive(kind string) pageFunc {
-	return func(w http.ResponseWriter, r *http.Request, q *req) {
-		a, ok := u.authorize(w, r, q, kind, gateway.ActRead)
-		if !ok {
-			return
-		}
-		u.stream(w, r, q, func(r *http.Request, q *req) (string, *gateway.Problem) {
-			d, p := u.ecoData(r, q, kind, a.ID)
-			if p != nil {
-				return "", p
-			}
-			return u.fragment("eco", "ecolive", q, a, d)
-		})
-	}
-}
+func (u *UI) boardLive(kind string) pageFunc { return live(u, kind, "board", "rows", u.boardData) }
+
+func (u *UI) ecoLive(kind string) pageFunc { return live(u, kind, "eco", "ecolive", u.ecoData) }
 
 func (u *UI) fragment(page, name string, q *req, a *active, data any) (string, *gateway.Problem) {
 	var buf bytes.Buffer
-	v := view{User: q.id, Active: a, Now: u.api.Now(), Data: data, Page: page}
-	if err := u.pages[page].ExecuteTemplate(&buf, name, v); err != nil {
+	if err := u.pages[page].ExecuteTemplate(&buf, name, u.view(q, a, page, data)); err != nil {
 		u.log.Error().Err(err).Str("fragment", name).Msg("render live fragment")
 		return "", &gateway.Problem{Status: http.StatusInternalServerError, Title: "Internal error"}
 	}
@@ -127,33 +122,14 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render rende
 	tick := time.NewTicker(u.cfg.LiveInterval)
 	defer tick.Stop()
 	lastCheck, lastSent := time.Now(), time.Now()
-	first := true
 	for {
-		if !first {
-			select {
-			case <-ctx.Done():
-				return
-			case <-u.stop:
-				return
-			case <-tick.C:
-			}
-		}
-		first = false
 		if time.Since(lastCheck) >= sessionRecheck {
 			lastCheck = time.Now()
-			c, err := r.Cookie(u.cookie())
-			if err != nil {
+			cur, err := u.identify(ctx, r)
+			if err != nil || cur.id == nil {
 				return
 			}
-			sess, err := u.sessions.get(ctx, c.Value)
-			if err != nil || sess == nil {
-				return
-			}
-			id, err := gateway.IdentityOf(ctx, u.pool, sess.userID)
-			if err != nil || id == nil {
-				return
-			}
-			q = &req{id: id, sess: sess}
+			q = cur
 		}
 		// Each read has the page's deadline: a stuck database ends the stream, not the server.
 		pctx, cancel := context.WithTimeout(ctx, u.cfg.RequestTimeout)
@@ -175,6 +151,13 @@ func (u *UI) stream(w http.ResponseWriter, r *http.Request, q *req, render rende
 				return
 			}
 			lastSent = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.stop:
+			return
+		case <-tick.C:
 		}
 	}
 }

@@ -69,16 +69,21 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	u.renderActive(w, r, status, name, q, nil, data)
 }
 
-func (u *UI) renderActive(w http.ResponseWriter, _ *http.Request, status int, name string, q *req, a *active, data any) {
-	v := view{User: q.id, Active: a, Now: u.api.Now(), Data: data, Page: name}
+// view is what page's templates get for q in tenant a (nil outside a tenant).
+func (u *UI) view(q *req, a *active, page string, data any) view {
+	v := view{User: q.id, Active: a, Now: u.api.Now(), Data: data, Page: page}
 	if q.sess != nil {
 		v.CSRF = q.sess.csrf
 	}
 	if q.id != nil {
 		v.Tenants = q.id.Memberships
 	}
+	return v
+}
+
+func (u *UI) renderActive(w http.ResponseWriter, _ *http.Request, status int, name string, q *req, a *active, data any) {
 	var buf bytes.Buffer
-	if err := u.pages[name].ExecuteTemplate(&buf, "base", v); err != nil {
+	if err := u.pages[name].ExecuteTemplate(&buf, "base", u.view(q, a, name, data)); err != nil {
 		u.log.Error().Err(err).Str("page", name).Msg("render page")
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -117,7 +122,7 @@ func (u *UI) board(kind string) pageFunc {
 		if !ok {
 			return
 		}
-		d, p := u.boardData(r, q, kind, a.ID)
+		d, p := u.boardData(r, q, a)
 		if p != nil {
 			if p.Status == http.StatusBadRequest {
 				u.renderActive(w, r, http.StatusBadRequest, "board", q, a, d)
@@ -130,7 +135,8 @@ func (u *UI) board(kind string) pageFunc {
 	}
 }
 
-func (u *UI) boardData(r *http.Request, q *req, kind, tenant string) (*boardData, *gateway.Problem) {
+func (u *UI) boardData(r *http.Request, q *req, a *active) (*boardData, *gateway.Problem) {
+	kind, tenant := a.Kind, a.ID
 	qv := r.URL.Query()
 	d := &boardData{Status: qv.Get("status"), Q: qv.Get("q"), Statuses: gateway.Statuses, Kind: kind}
 	if id := qv.Get("requested"); uuidLike(id) {
@@ -199,7 +205,7 @@ func (u *UI) eco(kind string) pageFunc {
 		if !ok {
 			return
 		}
-		d, p := u.ecoData(r, q, kind, a.ID)
+		d, p := u.ecoData(r, q, a)
 		if p != nil {
 			u.refused(w, r, q, p)
 			return
@@ -208,7 +214,8 @@ func (u *UI) eco(kind string) pageFunc {
 	}
 }
 
-func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *gateway.Problem) {
+func (u *UI) ecoData(r *http.Request, q *req, a *active) (*ecoData, *gateway.Problem) {
+	kind, tenant := a.Kind, a.ID
 	det, p := u.api.GetFor(r.Context(), q.id, kind, tenant, r.PathValue("eco"))
 	if p != nil {
 		return nil, p
@@ -216,7 +223,7 @@ func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *g
 	d := &ecoData{ECODetail: det, Kind: kind, LiveURL: boardURL(kind, tenant) + "/" + det.ECOID + "/live",
 		Cancellable: kind == gateway.KindNOC && gateway.Cancellable(det.Status),
 		Cancelled:   r.URL.Query().Get("cancelled") == "1", Control: r.URL.Query().Get("control"),
-		Steerable: !gateway.Finished(det.Status) && gateway.CanControl(roleIn(q.id, kind, tenant)), Guardrails: engagement.Defaults()}
+		Steerable: !gateway.Finished(det.Status) && gateway.CanControl(a.Role), Guardrails: engagement.Defaults()}
 	for _, ev := range det.Timeline {
 		d.Timeline = append(d.Timeline, describe(ev))
 		if ev.Type == schemas.TypeCalloutAccepted {
@@ -227,15 +234,6 @@ func (u *UI) ecoData(r *http.Request, q *req, kind, tenant string) (*ecoData, *g
 		}
 	}
 	return d, nil
-}
-
-// roleIn is the user's role in the tenant as Authorize decides it ("" if none).
-func roleIn(id *gateway.Identity, kind, tenant string) string {
-	role, p := gateway.Authorize(id, kind, tenant, gateway.ActRead)
-	if p != nil {
-		return ""
-	}
-	return role
 }
 
 func uuidLike(s string) bool {

@@ -198,49 +198,43 @@ const maxFormBytes = 256 << 10
 // anything else is refused. POSTs must carry the session's CSRF token and come from this origin.
 func (u *UI) page(h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		live := strings.HasSuffix(r.URL.Path, "/live")
 		ctx, cancel := context.WithTimeout(r.Context(), u.cfg.RequestTimeout)
 		defer cancel()
-		if strings.HasSuffix(r.URL.Path, "/live") {
+		if live {
 			// A live stream outlives a page's deadline; it checks its session as it goes.
 			ctx, cancel = context.WithCancel(r.Context())
 			defer cancel()
 		}
 		r = r.WithContext(ctx)
 		w.Header().Set("Cache-Control", "no-store")
-		var sess *session
-		var err error
-		if c, cerr := r.Cookie(u.cookie()); cerr == nil {
-			sess, err = u.sessions.get(ctx, c.Value)
-		}
-		var id *gateway.Identity
-		if err == nil && sess != nil {
-			id, err = gateway.IdentityOf(ctx, u.pool, sess.userID)
-		}
+		q, err := u.identify(ctx, r)
 		if err != nil {
 			u.log.Error().Err(err).Msg("read session")
 			u.errorPage(w, r, &req{}, http.StatusServiceUnavailable, "Try again", "The identity store is unavailable.")
 			return
 		}
-		if id == nil {
-			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/live") {
+		if q.id == nil {
+			if r.Method == http.MethodGet && !live {
 				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			u.errorPage(w, r, &req{}, http.StatusUnauthorized, "Signed out", "Your session has ended. Sign in again.")
 			return
 		}
-		q := &req{id: id, sess: sess}
 		if r.Method == http.MethodPost {
 			// Forms are small (a roster of 200 people is well under this); ParseForm would
 			// otherwise read up to 10 MB.
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			// Parsed once: a second ParseForm returns nil whatever the first found.
+			err := r.ParseForm()
 			var tooBig *http.MaxBytesError
-			if err := r.ParseForm(); errors.As(err, &tooBig) {
+			if errors.As(err, &tooBig) {
 				u.errorPage(w, r, q, http.StatusRequestEntityTooLarge, "Form too large", "This form carries more than Strike accepts.")
 				return
 			}
-			if err := r.ParseForm(); err != nil || !sameOrigin(r) || !validCSRF(sess, r.PostForm.Get("csrf")) {
-				u.log.Info().Str("user_id", id.UserID).Str("path", r.URL.Path).Msg("web write refused: CSRF check failed")
+			if err != nil || !sameOrigin(r) || !validCSRF(q.sess, r.PostForm.Get("csrf")) {
+				u.log.Info().Str("user_id", q.id.UserID).Str("path", r.URL.Path).Msg("web write refused: CSRF check failed")
 				u.errorPage(w, r, q, http.StatusForbidden, "Request refused",
 					"This form is out of date or came from another site. Go back, reload the page and try again.")
 				return
@@ -248,6 +242,25 @@ func (u *UI) page(h pageFunc) http.Handler {
 		}
 		h(w, r, q)
 	})
+}
+
+// identify resolves the request's session cookie to its session and the user's identity; a
+// request without a live session gets a req with no identity. Pages and live streams (which
+// re-check as they go) both use it.
+func (u *UI) identify(ctx context.Context, r *http.Request) (*req, error) {
+	c, err := r.Cookie(u.cookie())
+	if err != nil {
+		return &req{}, nil
+	}
+	sess, err := u.sessions.get(ctx, c.Value)
+	if err != nil || sess == nil {
+		return &req{}, err
+	}
+	id, err := gateway.IdentityOf(ctx, u.pool, sess.userID)
+	if err != nil || id == nil {
+		return &req{}, err
+	}
+	return &req{id: id, sess: sess}, nil
 }
 
 // cookie is the session cookie's name: with the __Host- prefix when Secure, so a sibling

@@ -589,6 +589,24 @@ func TestSystemAdminEditsANOCsTwilioContextAndPolicy(t *testing.T) {
 	}
 }
 
+// A form body that does not parse is refused like a bad token, even with the right token in it.
+func TestAMalformedFormIsRefused(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	req, _ := http.NewRequest(http.MethodPost, w.srv.URL+"/signout", strings.NewReader("csrf="+url.QueryEscape(b.csrf())+"&reason=%zz"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", w.srv.URL)
+	res, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-out with a malformed form: %d, want 403", res.StatusCode)
+	}
+}
+
 func TestAnOversizedFormIsRefused(t *testing.T) {
 	w := newWorld(t, worldOpts{devMode: true})
 	b := w.browser(t)
@@ -597,6 +615,34 @@ func TestAnOversizedFormIsRefused(t *testing.T) {
 	form := url.Values{"csrf": {b.csrf()}, "summary": {strings.Repeat("x", 1<<20)}}
 	if p := b.do(http.MethodPost, "/nocs/noc-northwind/ecos", form); p.status != http.StatusRequestEntityTooLarge {
 		t.Fatalf("a 1 MiB form: %d, want 413", p.status)
+	}
+}
+
+// A stream re-reads its session as it goes (every 5 s): signing out in another tab ends it.
+func TestSigningOutEndsAnOpenLiveStream(t *testing.T) {
+	w := newWorld(t, worldOpts{devMode: true, live: 50 * time.Millisecond})
+	b := w.browser(t)
+	b.signIn(single, password(single))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.srv.URL+"/nocs/noc-northwind/ecos/live", nil)
+	// The browser's client gives up after 10 s; the stream must end on its own, within 15.
+	res, err := (&http.Client{Jar: b.c.Jar}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() && !strings.HasPrefix(sc.Text(), "event: update") {
+	}
+	if p := b.do(http.MethodPost, "/signout", url.Values{"csrf": {b.csrf()}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", p.status)
+	}
+	for sc.Scan() {
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("the stream stayed open after signing out: %v", err)
 	}
 }
 
